@@ -1,0 +1,30 @@
+"""The `orchestrator` command line (typer + rich).
+
+Each command group lives in a module of its own beside this one and registers itself on `app`
+through its `register(app)` function; heavy imports happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="orchestrator",
+    help="Run a shop's or warehouse's operations with cooperating AI agents.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+_COMMAND_MODULES = ("store", "local_model", "demo")
+
+for _name in _COMMAND_MODULES:
+    importlib.import_module(f"orchestrator.cli.{_name}").register(app)
+
+
+def main() -> None:
+    """Entry point of the `orchestrator` console script."""
+    app()

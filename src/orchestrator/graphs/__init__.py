@@ -1,0 +1,3 @@
+"""orchestrator.graphs: see README for what lands here."""
+
+__all__: list[str] = []

