@@ -25,6 +25,14 @@ for _name in _COMMAND_MODULES:
     importlib.import_module(f"orchestrator.cli.{_name}").register(app)
 
 
+@app.command()
+def version() -> None:
+    """Print orchestrator's version."""
+    from orchestrator import __version__
+
+    typer.echo(__version__)
+
+
 def main() -> None:
     """Entry point of the `orchestrator` console script."""
     app()
