@@ -25,6 +25,11 @@ for _name in _COMMAND_MODULES:
     importlib.import_module(f"orchestrator.cli.{_name}").register(app)
 
 
+@app.callback()
+def _root() -> None:
+    """Run a shop's or warehouse's operations with cooperating AI agents."""
+
+
 @app.command()
 def version() -> None:
     """Print orchestrator's version."""
