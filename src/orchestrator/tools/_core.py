@@ -1,0 +1,372 @@
+"""The tool machinery: `@tool`, `ToolSpec`, `ToolContext` and the idempotency-key rule.
+
+A tool is a plain typed function `def name(ctx: ToolContext, <args>) -> <pydantic model>`.
+`@tool(access=..., scope=...)` turns it into a `ToolSpec` whose `args_schema` is a pydantic
+model built from the signature (every parameter after `ctx`) and the `Args:` lines of its
+Google docstring; the first docstring line is the description the model reads. `ctx` is
+injected by the runner and never appears in the schema.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, get_type_hints
+
+from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import Field as PydanticField
+
+from orchestrator.errors import ConfigError, PermissionDenied
+
+if TYPE_CHECKING:
+    from orchestrator.settings import Settings
+    from orchestrator.store.services import Actor, StoreService
+
+__all__ = [
+    "Access",
+    "CallInfo",
+    "ScopeDenied",
+    "ToolContext",
+    "ToolSpec",
+    "current_customer",
+    "idempotency_key",
+    "parse_docstring",
+    "require_owner",
+    "step_key",
+    "tool",
+]
+
+Access = Literal["read", "write"]
+"""Whether a tool only reads the store or may change it."""
+
+_MAX_KEY_LEN = 200
+"""`IdempotencyRecord.key` is a VARCHAR(200)."""
+
+
+def step_key(arguments: Mapping[str, Any]) -> str:
+    """A stable hash of a tool call's canonical arguments (16 hex digits).
+
+    Canonical = the validated arguments dumped as JSON with sorted keys and no whitespace, so
+    the same call always hashes the same, whatever order or spacing the model used.
+
+    Args:
+        arguments: the validated arguments, JSON-serializable.
+    """
+    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def idempotency_key(thread_id: str, node: str, tool: str, arguments: Mapping[str, Any]) -> str:
+    """The idempotency key of one write-tool call: `{thread_id}:{node}:{tool}:{step_key}`.
+
+    Derived only from the run (thread id and node) and the call itself, never from time or an
+    attempt counter: when LangGraph re-runs a node after a crash or an interrupt resume, the
+    same call produces the same key and the service replays the first result instead of
+    writing twice. Keys longer than the store's 200 characters keep their readable prefix and
+    end in a hash of the whole.
+
+    Args:
+        thread_id: the LangGraph thread id of the run.
+        node: the graph node making the call.
+        tool: the tool's name.
+        arguments: the validated, canonical arguments.
+    """
+    key = f"{thread_id}:{node}:{tool}:{step_key(arguments)}"
+    if len(key) <= _MAX_KEY_LEN:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return f"{key[: _MAX_KEY_LEN - 33]}~{digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class CallInfo:
+    """What the runner knows about the call in progress; tools read it through `ctx`."""
+
+    tool: str
+    """The tool being called."""
+    arguments: dict[str, Any]
+    """The validated arguments, JSON-shaped."""
+    idempotency_key: str | None
+    """The key for the call's service write, or None outside a run (no thread id)."""
+    approval_id: int | None = None
+    """An approved approval to perform a write that needed one."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolContext:
+    """Per-run values injected into every tool call; never visible to the model.
+
+    Example:
+        >>> ctx = ToolContext(service=svc, agent="support", customer_id=42,
+        ...                   thread_id="t-1", node="support_agent")
+    """
+
+    service: StoreService
+    """The store's service layer: every read and write goes through it."""
+    agent: str
+    """The agent profile the calls are made for (its allow-list applies)."""
+    actor: str | None = None
+    """Who the agent acts for, in the audit log; default `customer:<id>` or `agent:<profile>`."""
+    customer_id: int | None = None
+    """The authenticated customer (run context). Customer-facing tools act only for them."""
+    thread_id: str | None = None
+    """The LangGraph thread id; with `node`, the root of every write's idempotency key."""
+    node: str = "tools"
+    """The graph node making the calls."""
+    settings: Settings | None = None
+    """Settings; defaults to the service's own settings."""
+    approvals: Mapping[str, int] = field(default_factory=dict)
+    """Approved approval ids by tool name, set by a graph when it resumes after a human
+    approved an `ApprovalRequired`."""
+    call: CallInfo | None = None
+    """The call in progress; set by the runner, None outside a call."""
+
+    @property
+    def actor_name(self) -> str:
+        """The audit log's actor for this run."""
+        if self.actor:
+            return self.actor
+        if self.customer_id is not None:
+            return f"customer:{self.customer_id}"
+        return f"agent:{self.agent}"
+
+    def make_actor(self) -> Actor:
+        """The service-layer `Actor` for this run (actor name, agent profile, customer)."""
+        from orchestrator.store.services import Actor
+
+        return Actor(self.actor_name, agent=self.agent, customer_id=self.customer_id)
+
+    def resolved_settings(self) -> Settings:
+        """`settings`, or the service's settings, or the defaults."""
+        if self.settings is not None:
+            return self.settings
+        svc_settings = getattr(self.service, "settings", None)
+        if svc_settings is not None:
+            return svc_settings
+        from orchestrator.settings import Settings
+
+        return Settings()
+
+    def write_options(self, part: str | None = None) -> dict[str, Any]:
+        """Keyword arguments for a service write made by the current tool call.
+
+        Args:
+            part: distinguishes the service writes of a tool that makes more than one; it is
+                appended to the idempotency key.
+        """
+        key = self.call.idempotency_key if self.call else None
+        if key is not None and part:
+            key = f"{key}/{part}"
+        return {"actor": self.make_actor(), "idempotency_key": key}
+
+    def approval_options(self) -> dict[str, Any]:
+        """`write_options()` plus `approval_id` for a write that may need approval."""
+        opts = self.write_options()
+        opts["approval_id"] = self.call.approval_id if self.call else None
+        return opts
+
+
+class ScopeDenied(PermissionDenied):
+    """Raised by a tool when the record belongs to another customer; the runner audits it."""
+
+
+def require_owner(ctx: ToolContext, entity: str, key: object, owner_customer_id: int) -> None:
+    """Refuse (audited by the runner) when the run's customer does not own a record.
+
+    Applies when the run has an authenticated customer (`ctx.customer_id`): a customer-facing
+    agent acts only on that customer's orders, returns and tickets.
+
+    Args:
+        ctx: the run context.
+        entity: what the record is ("order", ...), for the message.
+        key: the record's id.
+        owner_customer_id: the customer the record belongs to.
+    """
+    if ctx.customer_id is not None and owner_customer_id != ctx.customer_id:
+        tool_name = ctx.call.tool if ctx.call else "this tool"
+        raise ScopeDenied(
+            ctx.agent,
+            f"{tool_name} on {entity} {key!r}",
+            f"it belongs to another customer, not to the authenticated customer {ctx.customer_id}",
+        )
+
+
+def current_customer(ctx: ToolContext) -> int:
+    """The authenticated customer of the run; refuses when there is none.
+
+    Args:
+        ctx: the run context.
+    """
+    if ctx.customer_id is None:
+        tool_name = ctx.call.tool if ctx.call else "this tool"
+        raise ScopeDenied(
+            ctx.agent,
+            tool_name,
+            "it acts for the authenticated customer and the run context names none "
+            "(set ToolContext.customer_id)",
+        )
+    return ctx.customer_id
+
+
+_ARG_LINE = re.compile(r"^(\*{0,2}\w+)\s*(?:\(([^)]*)\))?\s*:\s*(.*)$")
+_SECTION = re.compile(r"^(Args|Arguments|Returns|Raises|Example|Examples|Yields|Note|Notes):\s*$")
+
+
+def parse_docstring(doc: str | None) -> tuple[str, str, dict[str, str]]:
+    """Split a Google docstring into (first line, body before sections, {arg: description})."""
+    text = inspect.cleandoc(doc or "")
+    lines = text.splitlines()
+    summary = lines[0].strip() if lines else ""
+    body: list[str] = []
+    args: dict[str, str] = {}
+    section: str | None = None
+    current: str | None = None
+    arg_indent: int | None = None
+    for raw in lines[1:]:
+        stripped = raw.strip()
+        match = _SECTION.match(stripped)
+        if match and (len(raw) - len(raw.lstrip())) == 0:
+            section = match.group(1)
+            current = None
+            arg_indent = None
+            continue
+        if section is None:
+            body.append(raw)
+            continue
+        if section not in ("Args", "Arguments") or not stripped:
+            continue
+        indent = len(raw) - len(raw.lstrip())
+        if arg_indent is None:
+            arg_indent = indent
+        line_match = _ARG_LINE.match(stripped)
+        if indent == arg_indent and line_match:
+            current = line_match.group(1).lstrip("*")
+            args[current] = line_match.group(3).strip()
+        elif current is not None:
+            args[current] = f"{args[current]} {stripped}".strip()
+    return summary, "\n".join(body).strip(), args
+
+
+def _schema_name(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_")) + "Args"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """One tool: what the model sees (name, description, args schema) and how to run it."""
+
+    name: str
+    """Unique tool name, what the model calls."""
+    description: str
+    """The first line of the docstring: what the tool does, for the model."""
+    args_schema: type[BaseModel]
+    """Pydantic model of the model-visible arguments (`extra="forbid"`)."""
+    access: Access
+    """`read` or `write`."""
+    scope: str
+    """The domain it belongs to: catalog, inventory, orders, fulfilment, ..."""
+    func: Callable[..., BaseModel]
+    """The typed function: `func(ctx, **arguments)`."""
+    customer_scoped: bool = False
+    """Acts for the run's authenticated customer (`ctx.customer_id`), which it requires."""
+    result_type: type[BaseModel] | None = None
+    """The pydantic model it returns."""
+
+    def __call__(self, ctx: ToolContext, /, **arguments: Any) -> BaseModel:
+        """Call the function directly (no validation, permission check or audit: use a runner)."""
+        return self.func(ctx, **arguments)
+
+    def parse_arguments(self, arguments: Mapping[str, Any]) -> BaseModel:
+        """Validate raw arguments against the schema (raises pydantic's `ValidationError`)."""
+        return self.args_schema.model_validate(dict(arguments))
+
+    @property
+    def is_write(self) -> bool:
+        """Whether the tool may change the store."""
+        return self.access == "write"
+
+
+class _ArgsBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def tool(
+    *,
+    access: Access,
+    scope: str,
+    name: str | None = None,
+    customer_scoped: bool = False,
+) -> Callable[[Callable[..., BaseModel]], ToolSpec]:
+    """Turn a typed function `(ctx: ToolContext, ...) -> BaseModel` into a `ToolSpec`.
+
+    Every parameter after `ctx` becomes a field of the args schema with its annotation,
+    its default and the description from its `Args:` docstring line; a parameter without an
+    `Args:` line is a `ConfigError`, because the model would not know what to put there.
+
+    Args:
+        access: `"read"` or `"write"`.
+        scope: the domain (catalog, inventory, orders, fulfilment, returns, pricing, support,
+            procurement, audit, or your own).
+        name: the tool name; default the function's name.
+        customer_scoped: the tool acts for `ctx.customer_id` and refuses without one.
+
+    Example:
+        >>> @tool(access="read", scope="catalog")
+        ... def get_price(ctx: ToolContext, sku: str) -> PriceOut:
+        ...     '''Look up a product's price.
+        ...
+        ...     Args:
+        ...         sku: the product's SKU.
+        ...     '''
+    """
+    if access not in ("read", "write"):
+        raise ConfigError(f"access={access!r}: use 'read' or 'write'")
+
+    def decorate(func: Callable[..., BaseModel]) -> ToolSpec:
+        tool_name = name or func.__name__
+        summary, _body, arg_docs = parse_docstring(func.__doc__)
+        if not summary:
+            raise ConfigError(f"tool {tool_name!r} has no docstring: the model needs one")
+        hints = get_type_hints(func, include_extras=True)
+        params = list(inspect.signature(func).parameters.values())
+        if not params or params[0].name != "ctx":
+            raise ConfigError(f"tool {tool_name!r}: the first parameter must be `ctx`")
+        fields: dict[str, Any] = {}
+        for param in params[1:]:
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                raise ConfigError(f"tool {tool_name!r}: *args/**kwargs cannot be described")
+            if param.name not in arg_docs:
+                raise ConfigError(
+                    f"tool {tool_name!r}: parameter {param.name!r} has no `Args:` line in "
+                    "the docstring"
+                )
+            annotation = hints.get(param.name, Any)
+            default = ... if param.default is param.empty else param.default
+            fields[param.name] = (
+                annotation,
+                PydanticField(default, description=arg_docs[param.name]),
+            )
+        schema = create_model(
+            _schema_name(tool_name),
+            __base__=_ArgsBase,
+            __doc__=summary,
+            **fields,
+        )
+        result = hints.get("return")
+        result_type = result if isinstance(result, type) and issubclass(result, BaseModel) else None
+        return ToolSpec(
+            name=tool_name,
+            description=summary,
+            args_schema=schema,
+            access=access,
+            scope=scope,
+            func=func,
+            customer_scoped=customer_scoped,
+            result_type=result_type,
+        )
+
+    return decorate
