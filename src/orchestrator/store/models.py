@@ -551,6 +551,8 @@ class Approval(SQLModel, table=True):
     decision_note: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    consumed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """When the approved write was performed: an approval is good for exactly one write."""
 
 
 class AuditLog(SQLModel, table=True):

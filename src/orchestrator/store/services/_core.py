@@ -1,0 +1,752 @@
+"""The write machinery every service call goes through, written once.
+
+`_Core._write` runs one operation as one transaction holding the guarded change (done by the
+operation's function), the audit row and the idempotency record. Failures roll back and are
+audited in a transaction of their own; a write above an approval threshold records an
+`Approval` row there too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any, TypeVar, cast
+
+from pydantic import BaseModel
+from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from orchestrator.errors import (
+    ApprovalRequired,
+    IdempotencyConflict,
+    InsufficientStock,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    OrchestratorError,
+    PermissionDenied,
+    StoreError,
+    UnknownSku,
+)
+from orchestrator.settings import Settings
+from orchestrator.store.models import (
+    TRANSITIONS,
+    Approval,
+    ApprovalStatus,
+    AuditLog,
+    Customer,
+    IdempotencyRecord,
+    IntegrationTransaction,
+    Location,
+    Order,
+    OrderLine,
+    Payment,
+    Product,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Reservation,
+    Return,
+    ReturnLine,
+    Shipment,
+    Stock,
+    StockLedger,
+    Supplier,
+    SupplierOffer,
+    SupportTicket,
+    utcnow,
+)
+
+__all__ = ["MAX_AMOUNT_CENTS", "MAX_QTY", "Actor"]
+
+V = TypeVar("V", bound=BaseModel)
+
+
+def _table(model: Any) -> Table:
+    return cast(Table, model.__table__)
+
+
+PRODUCT = _table(Product)
+LOCATION = _table(Location)
+STOCK = _table(Stock)
+LEDGER = _table(StockLedger)
+RESERVATION = _table(Reservation)
+CUSTOMER = _table(Customer)
+ORDERS = _table(Order)
+ORDER_LINE = _table(OrderLine)
+PAYMENT = _table(Payment)
+SHIPMENT = _table(Shipment)
+RETURNS = _table(Return)
+RETURN_LINE = _table(ReturnLine)
+TICKET = _table(SupportTicket)
+SUPPLIER = _table(Supplier)
+OFFER = _table(SupplierOffer)
+PO = _table(PurchaseOrder)
+PO_LINE = _table(PurchaseOrderLine)
+INTEGRATION = _table(IntegrationTransaction)
+APPROVAL = _table(Approval)
+AUDIT = _table(AuditLog)
+IDEMPOTENCY = _table(IdempotencyRecord)
+
+MAX_QTY = 1_000_000
+"""The largest quantity one call may move; more is refused as absurd."""
+MAX_AMOUNT_CENTS = 10_000_000_000
+"""The largest amount of money (100 million in the store currency) one call may move."""
+MAX_ID = 2**63 - 1
+
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#@+-]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who asks for a read or a write.
+
+    Attributes:
+        name: a user name, `system`, or `customer:<id>`; recorded in every audit row.
+        agent: the agent profile when an agent asks (`support`, `order`, `inventory`, ...).
+        customer_id: set for customer-facing runs: the actor may then touch only that
+            customer's orders, returns and tickets, and no stock, procurement, integration
+            or approval operation.
+
+    Example:
+        >>> Actor("alice")
+        Actor(name='alice', agent=None, customer_id=None)
+    """
+
+    name: str
+    agent: str | None = None
+    customer_id: int | None = None
+
+
+# --- canonical arguments -------------------------------------------------------------------
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return repr(value)
+
+
+def canonical_json(args: Mapping[str, Any]) -> str:
+    """The arguments as compact JSON with sorted keys: the same call always gives the same text."""
+    return json.dumps(
+        args, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+    )
+
+
+def _plain(args: Mapping[str, Any]) -> bool:
+    return all(v is None or type(v) in (str, int, bool, float) for v in args.values())
+
+
+def request_hash(operation: str, canonical: str) -> str:
+    """The SHA-256 of an operation and its canonical arguments (64 hex digits)."""
+    return hashlib.sha256(f"{operation}\n{canonical}".encode()).hexdigest()
+
+
+# --- input validation ----------------------------------------------------------------------
+
+
+def check_qty(field: str, value: object, *, maximum: int = MAX_QTY) -> int:
+    """A positive integer quantity no larger than `maximum`."""
+    if type(value) is not int:
+        raise InvalidInput(
+            field, value, f"expected a whole number of units, got {type(value).__name__}"
+        )
+    if value <= 0:
+        raise InvalidInput(field, value, "a quantity must be at least 1")
+    if value > maximum:
+        raise InvalidInput(
+            field, value, f"more than {maximum} units in one call is refused as absurd"
+        )
+    return value
+
+
+def check_delta(field: str, value: object) -> int:
+    """A non-zero signed integer quantity no larger than `MAX_QTY` either way."""
+    if type(value) is not int:
+        raise InvalidInput(
+            field, value, f"expected a whole number of units, got {type(value).__name__}"
+        )
+    if value == 0:
+        raise InvalidInput(
+            field, value, "a change of zero units does nothing; pass a non-zero delta"
+        )
+    if abs(value) > MAX_QTY:
+        raise InvalidInput(
+            field, value, f"more than {MAX_QTY} units in one call is refused as absurd"
+        )
+    return value
+
+
+def check_count(field: str, value: object) -> int:
+    """A non-negative integer quantity (a target level rather than a change)."""
+    if type(value) is not int:
+        raise InvalidInput(
+            field, value, f"expected a whole number of units, got {type(value).__name__}"
+        )
+    if value < 0 or value > 100 * MAX_QTY:
+        raise InvalidInput(field, value, f"expected 0..{100 * MAX_QTY} units")
+    return value
+
+
+def check_cents(field: str, value: object, *, allow_zero: bool = False) -> int:
+    """A positive (or non-negative) integer amount of cents, not absurdly large."""
+    if type(value) is not int:
+        raise InvalidInput(field, value, f"expected integer cents, got {type(value).__name__}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise InvalidInput(field, value, "an amount must be positive (integer cents)")
+    if value > MAX_AMOUNT_CENTS:
+        raise InvalidInput(field, value, f"more than {MAX_AMOUNT_CENTS} cents is refused as absurd")
+    return value
+
+
+def check_id(field: str, value: object) -> int:
+    """A positive integer row id."""
+    if type(value) is not int:
+        raise InvalidInput(field, value, f"expected an integer id, got {type(value).__name__}")
+    if value <= 0 or value > MAX_ID:
+        raise InvalidInput(field, value, "ids are positive integers")
+    return value
+
+
+def check_code(field: str, value: object, *, max_len: int = 64) -> str:
+    """A SKU, location code or similar key: non-empty, no spaces, at most `max_len` chars."""
+    if not isinstance(value, str):
+        raise InvalidInput(field, value, f"expected a string, got {type(value).__name__}")
+    if not value or len(value) > max_len or not _CODE.match(value):
+        raise InvalidInput(
+            field,
+            value,
+            f"expected 1..{max_len} letters, digits or ._:/#@+- (no spaces), starting with a "
+            "letter or digit",
+        )
+    return value
+
+
+def check_text(field: str, value: object, *, max_len: int = 500, required: bool = False) -> str:
+    """Free text of at most `max_len` characters; non-blank when `required`."""
+    if not isinstance(value, str):
+        raise InvalidInput(field, value, f"expected a string, got {type(value).__name__}")
+    if required and not value.strip():
+        raise InvalidInput(field, value, "must not be empty: say why")
+    if len(value) > max_len:
+        raise InvalidInput(field, value[:40] + "...", f"longer than {max_len} characters")
+    return value
+
+
+def check_choice(field: str, value: object, choices: tuple[str, ...]) -> str:
+    """One of a fixed set of strings."""
+    if not isinstance(value, str) or value not in choices:
+        raise InvalidInput(field, value, f"expected one of {', '.join(choices)}")
+    return value
+
+
+def check_key(value: object) -> str | None:
+    """An idempotency key: None, or 1..200 characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > 200:
+        raise InvalidInput(
+            "idempotency_key", value, "expected None or a string of 1..200 characters"
+        )
+    return value
+
+
+def check_actor(actor: object) -> Actor:
+    """An `Actor` with a usable name."""
+    if not isinstance(actor, Actor):
+        raise InvalidInput("actor", actor, "pass orchestrator.store.services.Actor(name, ...)")
+    if not isinstance(actor.name, str) or not actor.name.strip() or len(actor.name) > 64:
+        raise InvalidInput("actor.name", actor.name, "expected 1..64 characters")
+    if actor.agent is not None and (not isinstance(actor.agent, str) or len(actor.agent) > 32):
+        raise InvalidInput("actor.agent", actor.agent, "expected None or 1..32 characters")
+    if actor.customer_id is not None:
+        check_id("actor.customer_id", actor.customer_id)
+    return actor
+
+
+# --- the transaction -----------------------------------------------------------------------
+
+
+class Tx:
+    """What an operation's function gets: the connection, who asks, and slots for the audit."""
+
+    __slots__ = (
+        "actor",
+        "after",
+        "approval_id",
+        "args",
+        "backorders",
+        "before",
+        "conn",
+        "now",
+        "operation",
+        "reason",
+        "settings",
+    )
+
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        operation: str,
+        args: Mapping[str, Any],
+        actor: Actor,
+        approval_id: int | None,
+        reason: str,
+        settings: Settings,
+    ) -> None:
+        self.conn = conn
+        self.operation = operation
+        self.args = args
+        self.actor = actor
+        self.approval_id = approval_id
+        self.reason = reason
+        self.settings = settings
+        self.backorders = settings.store.allow_backorders
+        self.now = utcnow()
+        self.before: dict[str, Any] | None = None
+        self.after: dict[str, Any] | None = None
+
+
+class _NoReplay(Exception):
+    pass
+
+
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    return cast(str | None, getattr(exc.orig, "sqlstate", None))
+
+
+class _Core:
+    """The engine, the settings and the one write path that every operation uses."""
+
+    def __init__(self, engine: Engine, *, settings: Settings | None = None) -> None:
+        """Serve reads and writes on `engine`.
+
+        Args:
+            engine: from `orchestrator.store.make_engine`, with the schema in place
+                (`create_all` or `orchestrator db upgrade`).
+            settings: approval thresholds and the backorder policy; default `Settings()`.
+        """
+        self.engine = engine
+        self.settings = settings if settings is not None else Settings()
+        self._postgres = engine.dialect.name == "postgresql"
+
+    # -- the write path -----------------------------------------------------------------
+
+    def _write(
+        self,
+        operation: str,
+        args: dict[str, Any],
+        fn: Callable[[Tx], V],
+        *,
+        view: type[V],
+        actor: Actor,
+        idempotency_key: str | None,
+        approval_id: int | None = None,
+        reason: str = "",
+    ) -> V:
+        """Run `fn` as one audited, idempotent transaction and return its result.
+
+        `fn` validates, makes the guarded change, sets `tx.before`/`tx.after` and returns the
+        result view; anything it raises rolls the transaction back.
+        """
+        canonical = canonical_json(args)
+        audit_args: dict[str, Any] = args if _plain(args) else json.loads(canonical)
+        try:
+            check_actor(actor)
+            key = check_key(idempotency_key)
+            if approval_id is not None:
+                check_id("approval_id", approval_id)
+        except InvalidInput as exc:
+            self._audit_failure(operation, audit_args, actor, idempotency_key, reason, exc)
+            raise
+        digest = request_hash(operation, canonical) if key is not None else ""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with self.engine.begin() as conn:
+                    tx = Tx(
+                        conn,
+                        operation=operation,
+                        args=audit_args,
+                        actor=actor,
+                        approval_id=approval_id,
+                        reason=reason,
+                        settings=self.settings,
+                    )
+                    if key is not None:
+                        first = conn.execute(
+                            select(
+                                IDEMPOTENCY.c.operation,
+                                IDEMPOTENCY.c.request_hash,
+                                IDEMPOTENCY.c.result,
+                            ).where(IDEMPOTENCY.c.key == key)
+                        ).first()
+                        if first is not None:
+                            return self._replayed(tx, key, digest, view, first)
+                    result = fn(tx)
+                    conn.execute(
+                        insert(AUDIT),
+                        {
+                            "at": tx.now,
+                            "actor": actor.name,
+                            "agent": actor.agent,
+                            "operation": operation,
+                            "arguments": audit_args,
+                            "before": tx.before,
+                            "after": tx.after,
+                            "outcome": "ok",
+                            "reason": tx.reason[:500],
+                            "idempotency_key": key,
+                            "error": None,
+                        },
+                    )
+                    if key is not None:
+                        conn.execute(
+                            insert(IDEMPOTENCY),
+                            {
+                                "key": key,
+                                "operation": operation,
+                                "request_hash": digest,
+                                "result": result.model_dump(mode="json"),
+                                "created_at": tx.now,
+                            },
+                        )
+                    return result
+            except ApprovalRequired as exc:
+                if exc.approval_id is not None:
+                    self._audit_failure(operation, audit_args, actor, key, reason, exc)
+                    raise
+                raise self._record_approval(operation, audit_args, actor, key, exc) from None
+            except (OrchestratorError, IntegrityError) as exc:
+                if key is not None and not isinstance(exc, IdempotencyConflict):
+                    # Another worker may have committed the same key while we ran: its
+                    # result is ours (the guard or the unique key refused our duplicate).
+                    try:
+                        return self._replay_after_race(
+                            operation, audit_args, actor, key, digest, view
+                        )
+                    except _NoReplay:
+                        pass
+                error: Exception = exc
+                if isinstance(exc, IntegrityError):
+                    error = StoreError(
+                        f"{operation} conflicted with a concurrent change or a missing row "
+                        f"({type(exc.orig).__name__}: {str(exc.orig).splitlines()[0]}); "
+                        "nothing was changed, retry the call"
+                    )
+                self._audit_failure(operation, audit_args, actor, key, reason, error)
+                if error is exc:
+                    raise
+                raise error from exc
+            except OperationalError as exc:
+                if _sqlstate(exc) in _RETRYABLE_SQLSTATES and attempt < 5:
+                    continue
+                self._audit_failure(operation, audit_args, actor, key, reason, exc)
+                raise
+
+    def _replayed(self, tx: Tx, key: str, digest: str, view: type[V], first: Any) -> V:
+        if first.operation != tx.operation or first.request_hash != digest:
+            raise IdempotencyConflict(key, tx.operation, first.operation)
+        result = view.model_validate(first.result)
+        tx.conn.execute(
+            insert(AUDIT),
+            {
+                "at": tx.now,
+                "actor": tx.actor.name,
+                "agent": tx.actor.agent,
+                "operation": tx.operation,
+                "arguments": tx.args,
+                "before": None,
+                "after": None,
+                "outcome": "replayed",
+                "reason": tx.reason[:500],
+                "idempotency_key": key,
+                "error": None,
+            },
+        )
+        return result
+
+    def _replay_after_race(
+        self,
+        operation: str,
+        args: dict[str, Any],
+        actor: Actor,
+        key: str,
+        digest: str,
+        view: type[V],
+    ) -> V:
+        with self.engine.begin() as conn:
+            first = conn.execute(
+                select(
+                    IDEMPOTENCY.c.operation, IDEMPOTENCY.c.request_hash, IDEMPOTENCY.c.result
+                ).where(IDEMPOTENCY.c.key == key)
+            ).first()
+            if first is None:
+                raise _NoReplay
+            tx = Tx(
+                conn,
+                operation=operation,
+                args=args,
+                actor=actor,
+                approval_id=None,
+                reason="",
+                settings=self.settings,
+            )
+            return self._replayed(tx, key, digest, view, first)
+
+    def _audit_failure(
+        self,
+        operation: str,
+        args: Mapping[str, Any],
+        actor: object,
+        key: object,
+        reason: str,
+        exc: BaseException,
+    ) -> None:
+        outcome = "error"
+        if isinstance(exc, PermissionDenied):
+            outcome = "denied"
+        elif isinstance(exc, ApprovalRequired):
+            outcome = "approval_required"
+        name = getattr(actor, "name", None)
+        agent = getattr(actor, "agent", None)
+        row = {
+            "at": utcnow(),
+            "actor": name[:64] if isinstance(name, str) and name else "unknown",
+            "agent": agent[:32] if isinstance(agent, str) else None,
+            "operation": operation,
+            "arguments": dict(args),
+            "before": None,
+            "after": None,
+            "outcome": outcome,
+            "reason": str(reason)[:500],
+            "idempotency_key": key[:200] if isinstance(key, str) else None,
+            "error": f"{type(exc).__name__}: {exc}",
+        }
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(AUDIT), row)
+        except Exception:  # pragma: no cover - the original error matters more
+            pass
+
+    def _record_approval(
+        self,
+        operation: str,
+        args: dict[str, Any],
+        actor: Actor,
+        key: str | None,
+        exc: ApprovalRequired,
+    ) -> ApprovalRequired:
+        now = utcnow()
+        with self.engine.begin() as conn:
+            approval_id = conn.execute(
+                insert(APPROVAL).returning(APPROVAL.c.id),
+                {
+                    "tool": operation,
+                    "arguments": args,
+                    "reason": exc.reason[:500],
+                    "status": ApprovalStatus.PENDING.value,
+                    "actor": actor.name,
+                    "agent": actor.agent,
+                    "created_at": now,
+                },
+            ).scalar_one()
+            conn.execute(
+                insert(AUDIT),
+                {
+                    "at": now,
+                    "actor": actor.name,
+                    "agent": actor.agent,
+                    "operation": operation,
+                    "arguments": args,
+                    "before": None,
+                    "after": {"approval_id": approval_id},
+                    "outcome": "approval_required",
+                    "reason": exc.reason[:500],
+                    "idempotency_key": key,
+                    "error": str(exc),
+                },
+            )
+        return ApprovalRequired(
+            operation,
+            args,
+            f"{exc.reason}; approval {approval_id} recorded: call again with "
+            f"approval_id={approval_id} once a human approved it",
+            approval_id=approval_id,
+        )
+
+    def _require_approval(self, tx: Tx, needed: bool, reason: str) -> None:
+        """Raise `ApprovalRequired` unless not `needed` or `tx.approval_id` approves this call.
+
+        An approval matches when its tool is this operation and its arguments equal this
+        call's; it is consumed (good for one write) in the same transaction.
+        """
+        if not needed:
+            return
+        if tx.approval_id is None:
+            raise ApprovalRequired(tx.operation, tx.args, reason)
+        row = (
+            tx.conn.execute(select(APPROVAL).where(APPROVAL.c.id == tx.approval_id))
+            .mappings()
+            .first()
+        )
+        who = tx.actor.agent or tx.actor.name
+        if row is None:
+            raise NotFound("approval", tx.approval_id, "pass the approval_id of ApprovalRequired")
+        if row["tool"] != tx.operation or canonical_json(row["arguments"]) != canonical_json(
+            tx.args
+        ):
+            raise PermissionDenied(
+                who,
+                tx.operation,
+                f"approval {tx.approval_id} was given for {row['tool']} with "
+                f"{canonical_json(row['arguments'])}, not for this call; ask for a new approval",
+            )
+        if row["status"] == ApprovalStatus.PENDING:
+            raise ApprovalRequired(
+                tx.operation,
+                tx.args,
+                f"{reason}; approval {tx.approval_id} is still pending a human decision",
+                approval_id=tx.approval_id,
+            )
+        if row["status"] != ApprovalStatus.APPROVED:
+            raise PermissionDenied(
+                who, tx.operation, f"approval {tx.approval_id} was {row['status']}"
+            )
+        used = tx.conn.execute(
+            update(APPROVAL)
+            .where(
+                APPROVAL.c.id == tx.approval_id,
+                APPROVAL.c.status == ApprovalStatus.APPROVED.value,
+                APPROVAL.c.consumed_at.is_(None),
+            )
+            .values(consumed_at=tx.now)
+        ).rowcount
+        if used != 1:
+            raise PermissionDenied(
+                who,
+                tx.operation,
+                f"approval {tx.approval_id} was already used for one write; ask for a new one",
+            )
+
+    # -- shared checks --------------------------------------------------------------------
+
+    @staticmethod
+    def _staff_only(tx: Tx) -> None:
+        """Refuse customer-scoped actors: stock, procurement and the like are staff work."""
+        if tx.actor.customer_id is not None:
+            raise PermissionDenied(
+                tx.actor.agent or tx.actor.name,
+                tx.operation,
+                f"customer {tx.actor.customer_id}'s runs may act only on their own orders, "
+                "returns and tickets",
+            )
+
+    @staticmethod
+    def _own_customer(tx: Tx, customer_id: int, what: str) -> None:
+        """Refuse a customer-scoped actor acting on another customer's records."""
+        if tx.actor.customer_id is not None and tx.actor.customer_id != customer_id:
+            raise PermissionDenied(
+                tx.actor.agent or tx.actor.name,
+                tx.operation,
+                f"{what} belongs to another customer, not customer {tx.actor.customer_id}",
+            )
+
+    @staticmethod
+    def _product(conn: Connection, sku: str) -> Any:
+        row = conn.execute(
+            select(
+                PRODUCT.c.sku, PRODUCT.c.price_cents, PRODUCT.c.cost_cents, PRODUCT.c.active
+            ).where(PRODUCT.c.sku == sku)
+        ).first()
+        if row is None:
+            raise UnknownSku(sku)
+        return row
+
+    @staticmethod
+    def _location(conn: Connection, code: str) -> None:
+        if conn.execute(select(LOCATION.c.code).where(LOCATION.c.code == code)).first() is None:
+            raise NotFound("location", code, "list locations with get_stock or the seed data")
+
+    def _locked(self, conn: Connection, table: Table, entity: str, key: int) -> Any:
+        """The row with id `key`, locked for this transaction on PostgreSQL (FOR UPDATE)."""
+        stmt = select(table).where(table.c.id == key)
+        if self._postgres:
+            stmt = stmt.with_for_update()
+        row = conn.execute(stmt).mappings().first()
+        if row is None:
+            raise NotFound(entity, key)
+        return row
+
+    @staticmethod
+    def _move(
+        tx: Tx,
+        table: Table,
+        entity: str,
+        key: int,
+        current: str,
+        target: str,
+        **values: Any,
+    ) -> None:
+        """Move a status from `current` to `target`: checked against TRANSITIONS, then guarded.
+
+        Raises:
+            InvalidTransition: the move is not allowed, or another writer moved it first.
+        """
+        if target not in TRANSITIONS[entity].get(current, frozenset()):
+            raise InvalidTransition(entity, key, current, target)
+        moved = tx.conn.execute(
+            update(table)
+            .where(table.c.id == key, table.c.status == current)
+            .values(status=target, **values)
+        ).rowcount
+        if moved != 1:
+            now_status = tx.conn.execute(
+                select(table.c.status).where(table.c.id == key)
+            ).scalar_one_or_none()
+            raise InvalidTransition(entity, key, str(now_status), target)
+
+    @staticmethod
+    def _insufficient(conn: Connection, sku: str, location: str, qty: int) -> InsufficientStock:
+        """Diagnose a failed stock guard: an unknown SKU or location, or too little stock."""
+        row = conn.execute(
+            select(STOCK.c.on_hand, STOCK.c.reserved).where(
+                STOCK.c.sku == sku, STOCK.c.location == location
+            )
+        ).first()
+        if row is None:
+            _Core._product(conn, sku)
+            _Core._location(conn, location)
+            return InsufficientStock(sku, location, qty, 0)
+        return InsufficientStock(sku, location, qty, int(row.on_hand) - int(row.reserved))
+
+    @staticmethod
+    def _insert_id(conn: Connection, table: Table, values: Mapping[str, Any]) -> int:
+        """Insert one row and return its new integer id."""
+        pk = conn.execute(insert(table), dict(values)).inserted_primary_key
+        assert pk is not None
+        return int(pk[0])
+
+    @staticmethod
+    def _count(conn: Connection, table: Table) -> int:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
