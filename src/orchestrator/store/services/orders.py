@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import Connection
 
 from orchestrator.errors import InvalidInput, InvalidTransition, NotFound, UnknownSku
 from orchestrator.store.models import (
@@ -39,7 +40,7 @@ from orchestrator.store.services.views import (
     ShipmentView,
 )
 
-__all__ = ["OrdersMixin", "parse_lines"]
+__all__ = ["OrdersMixin", "order_view", "parse_lines"]
 
 MAX_LINES = 200
 
@@ -76,46 +77,48 @@ def parse_lines(field: str, lines: object, model: type[M]) -> list[M]:
     return parsed
 
 
+def order_view(conn: Connection, order_id: int) -> OrderView:
+    """An `OrderView` with each line's reserved units, read in `conn`."""
+    order = conn.execute(select(ORDERS).where(ORDERS.c.id == order_id)).mappings().first()
+    if order is None:
+        raise NotFound("order", order_id)
+    held = (
+        select(
+            RESERVATION.c.order_line_id.label("line_id"),
+            func.sum(RESERVATION.c.qty).label("held"),
+        )
+        .where(
+            RESERVATION.c.order_id == order_id,
+            RESERVATION.c.status == ReservationStatus.OPEN.value,
+        )
+        .group_by(RESERVATION.c.order_line_id)
+        .subquery()
+    )
+    lines = conn.execute(
+        select(ORDER_LINE, func.coalesce(held.c.held, 0).label("reserved_qty"))
+        .outerjoin(held, held.c.line_id == ORDER_LINE.c.id)
+        .where(ORDER_LINE.c.order_id == order_id)
+        .order_by(ORDER_LINE.c.id)
+    ).mappings()
+    return OrderView(
+        **{k: order[k] for k in OrderView.model_fields if k != "lines"},
+        lines=[
+            OrderLineView(
+                id=ln["id"],
+                sku=ln["sku"],
+                qty=ln["qty"],
+                unit_price_cents=ln["unit_price_cents"],
+                reserved_qty=int(ln["reserved_qty"]),
+            )
+            for ln in lines
+        ],
+    )
+
+
 class OrdersMixin(StockMixin):
     """Customer orders."""
 
     # -- helpers --------------------------------------------------------------------------
-
-    def _order_view(self, conn: Any, order_id: int) -> OrderView:
-        order = conn.execute(select(ORDERS).where(ORDERS.c.id == order_id)).mappings().first()
-        if order is None:
-            raise NotFound("order", order_id)
-        held = (
-            select(
-                RESERVATION.c.order_line_id.label("line_id"),
-                func.sum(RESERVATION.c.qty).label("held"),
-            )
-            .where(
-                RESERVATION.c.order_id == order_id,
-                RESERVATION.c.status == ReservationStatus.OPEN.value,
-            )
-            .group_by(RESERVATION.c.order_line_id)
-            .subquery()
-        )
-        lines = conn.execute(
-            select(ORDER_LINE, func.coalesce(held.c.held, 0).label("reserved_qty"))
-            .outerjoin(held, held.c.line_id == ORDER_LINE.c.id)
-            .where(ORDER_LINE.c.order_id == order_id)
-            .order_by(ORDER_LINE.c.id)
-        ).mappings()
-        return OrderView(
-            **{k: order[k] for k in OrderView.model_fields if k != "lines"},
-            lines=[
-                OrderLineView(
-                    id=ln["id"],
-                    sku=ln["sku"],
-                    qty=ln["qty"],
-                    unit_price_cents=ln["unit_price_cents"],
-                    reserved_qty=int(ln["reserved_qty"]),
-                )
-                for ln in lines
-            ],
-        )
 
     def _priced(self, tx: Tx, lines: Sequence[OrderLineIn]) -> dict[str, int]:
         rows = tx.conn.execute(
@@ -292,7 +295,7 @@ class OrdersMixin(StockMixin):
                 .where(ORDERS.c.id == order_id)
                 .values(subtotal_cents=subtotal, total_cents=subtotal)
             )
-            view = self._order_view(tx.conn, order_id)
+            view = order_view(tx.conn, order_id)
             tx.after = self._summary(view) | {"order_id": order_id}
             return view
 
@@ -324,7 +327,7 @@ class OrdersMixin(StockMixin):
                 updated_at=tx.now,
             )
             self._reserve_lines(tx, order)
-            view = self._order_view(tx.conn, order_id)
+            view = order_view(tx.conn, order_id)
             tx.after = self._summary(view)
             return view
 
@@ -358,7 +361,7 @@ class OrdersMixin(StockMixin):
             parsed = parse_lines("lines", lines, OrderLineIn)
             if order["status"] not in (OrderStatus.DRAFT, OrderStatus.PLACED):
                 raise InvalidTransition("order", order_id, order["status"], "modified")
-            tx.before = self._summary(self._order_view(tx.conn, order_id))
+            tx.before = self._summary(order_view(tx.conn, order_id))
             placed = order["status"] == OrderStatus.PLACED
             if placed:
                 self._release_all(tx, order_id)
@@ -371,7 +374,7 @@ class OrdersMixin(StockMixin):
             )
             if placed:
                 self._reserve_lines(tx, order)
-            view = self._order_view(tx.conn, order_id)
+            view = order_view(tx.conn, order_id)
             tx.after = self._summary(view)
             return view
 
@@ -424,7 +427,7 @@ class OrdersMixin(StockMixin):
             )
             released = self._release_all(tx, order_id)
             tx.after = {"status": OrderStatus.CANCELLED.value, "released_units": released}
-            return self._order_view(tx.conn, order_id)
+            return order_view(tx.conn, order_id)
 
         return self._write(
             "cancel_order",
@@ -585,7 +588,7 @@ class OrdersMixin(StockMixin):
             )
             tx.before = {"status": order["status"]}
             tx.after = {"status": OrderStatus.DELIVERED.value}
-            return self._order_view(tx.conn, order_id)
+            return order_view(tx.conn, order_id)
 
         return self._write(
             "deliver_order",

@@ -1,0 +1,344 @@
+"""Integration transactions: stock movements reported by outside systems (POS, marketplace).
+
+A transaction is recorded `pending`, then posted to the ledger (ref_type `integration`,
+ref_id its id) exactly once, or failed with an error and reprocessed later.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from orchestrator.errors import InsufficientStock, InvalidInput, InvalidTransition, NotFound
+from orchestrator.store.models import TRANSITIONS, IntegrationTxnStatus, LedgerKind
+from orchestrator.store.services._core import (
+    INTEGRATION,
+    Actor,
+    Tx,
+    check_choice,
+    check_code,
+    check_delta,
+    check_id,
+    check_text,
+)
+from orchestrator.store.services.stock import StockMixin
+from orchestrator.store.services.views import IntegrationTxnView
+
+__all__ = ["INTEGRATION_KINDS", "IntegrationsMixin"]
+
+INTEGRATION_KINDS = ("sale", "receipt", "adjustment", "return")
+"""The ledger kinds an outside system may post."""
+
+
+def _view(row: Any, **changes: Any) -> IntegrationTxnView:
+    data = {k: row[k] for k in IntegrationTxnView.model_fields}
+    data.update(changes)
+    return IntegrationTxnView(**data)
+
+
+class IntegrationsMixin(StockMixin):
+    """Integration transactions."""
+
+    def record_integration_transaction(
+        self,
+        source: str,
+        external_id: str,
+        kind: str,
+        sku: str,
+        location: str,
+        delta: int,
+        *,
+        payload: dict[str, Any] | None = None,
+        actor: Actor,
+        idempotency_key: str | None = None,
+    ) -> IntegrationTxnView:
+        """Record a movement reported by `source` as `pending` (not yet on the ledger).
+
+        (source, external_id) is unique: reporting the same movement again returns the
+        first record; the same id with other figures is refused.
+
+        Raises:
+            InvalidInput: a bad kind, a sign that contradicts it (sales are negative,
+                receipts and returns positive), the same external id with other figures.
+            UnknownSku, NotFound: the SKU or location does not exist.
+        """
+        args = {
+            "source": source,
+            "external_id": external_id,
+            "kind": kind,
+            "sku": sku,
+            "location": location,
+            "delta": delta,
+            "payload": payload,
+        }
+
+        def run(tx: Tx) -> IntegrationTxnView:
+            check_code("source", source, max_len=32)
+            check_code("external_id", external_id)
+            check_choice("kind", kind, INTEGRATION_KINDS)
+            check_code("sku", sku)
+            check_code("location", location, max_len=32)
+            check_delta("delta", delta)
+            if payload is not None and not isinstance(payload, dict):
+                raise InvalidInput("payload", payload, "expected a JSON object (dict) or None")
+            if kind == "sale" and delta > 0:
+                raise InvalidInput("delta", delta, "a sale takes units out: pass a negative delta")
+            if kind in ("receipt", "return") and delta < 0:
+                raise InvalidInput("delta", delta, f"a {kind} adds units: pass a positive delta")
+            self._staff_only(tx)
+            existing = (
+                tx.conn.execute(
+                    select(INTEGRATION).where(
+                        INTEGRATION.c.source == source, INTEGRATION.c.external_id == external_id
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if existing is not None:
+                same = (existing["kind"], existing["sku"], existing["location"], existing["delta"])
+                if same != (kind, sku, location, delta):
+                    raise InvalidInput(
+                        "external_id",
+                        external_id,
+                        f"{source} already reported it as transaction {existing['id']} "
+                        f"({existing['kind']} {existing['delta']} of {existing['sku']} at "
+                        f"{existing['location']})",
+                    )
+                tx.after = {"txn_id": existing["id"], "duplicate": True}
+                return _view(existing)
+            self._product(tx.conn, sku)
+            self._location(tx.conn, location)
+            values = {
+                "source": source,
+                "external_id": external_id,
+                "kind": kind,
+                "sku": sku,
+                "location": location,
+                "delta": delta,
+                "status": IntegrationTxnStatus.PENDING.value,
+                "attempts": 0,
+                "error": None,
+                "payload": payload or {},
+                "created_at": tx.now,
+                "updated_at": tx.now,
+                "posted_at": None,
+            }
+            txn_id = self._insert_id(tx.conn, INTEGRATION, values)
+            tx.after = {"txn_id": txn_id, "status": IntegrationTxnStatus.PENDING.value}
+            return IntegrationTxnView(id=txn_id, **values)
+
+        return self._write(
+            "record_integration_transaction",
+            args,
+            run,
+            view=IntegrationTxnView,
+            actor=actor,
+            idempotency_key=idempotency_key,
+        )
+
+    def _post(self, tx: Tx, txn: Any) -> IntegrationTxnView:
+        """Post `txn` to the ledger and mark it posted (raises if stock does not allow it)."""
+        self._move(
+            tx,
+            INTEGRATION,
+            "integration_transaction",
+            txn["id"],
+            txn["status"],
+            IntegrationTxnStatus.POSTED,
+            attempts=txn["attempts"] + 1,
+            error=None,
+            posted_at=tx.now,
+            updated_at=tx.now,
+        )
+        before, after = self._change_on_hand(
+            tx,
+            txn["sku"],
+            txn["location"],
+            txn["delta"],
+            kind=LedgerKind(txn["kind"]),
+            reason=f"{txn['source']} {txn['external_id']}",
+            ref_type="integration",
+            ref_id=str(txn["id"]),
+        )
+        tx.before = {"status": txn["status"], "on_hand": before.on_hand}
+        tx.after = {"status": IntegrationTxnStatus.POSTED.value, "on_hand": after.on_hand}
+        return _view(
+            txn,
+            status=IntegrationTxnStatus.POSTED.value,
+            attempts=txn["attempts"] + 1,
+            error=None,
+            posted_at=tx.now,
+            updated_at=tx.now,
+        )
+
+    def _lock_txn(self, tx: Tx, txn_id: int) -> Any:
+        check_id("txn_id", txn_id)
+        self._staff_only(tx)
+        return self._locked(tx.conn, INTEGRATION, "integration transaction", txn_id)
+
+    def post_integration_transaction(
+        self, txn_id: int, *, actor: Actor, idempotency_key: str | None = None
+    ) -> IntegrationTxnView:
+        """Post a pending or failed transaction: one ledger row, the status `posted`.
+
+        Raises:
+            InvalidTransition: it is posted already (never posted twice).
+            InsufficientStock: a decrease that available stock does not cover.
+        """
+
+        def run(tx: Tx) -> IntegrationTxnView:
+            return self._post(tx, self._lock_txn(tx, txn_id))
+
+        return self._write(
+            "post_integration_transaction",
+            {"txn_id": txn_id},
+            run,
+            view=IntegrationTxnView,
+            actor=actor,
+            idempotency_key=idempotency_key,
+        )
+
+    def fail_integration_transaction(
+        self, txn_id: int, *, error: str, actor: Actor, idempotency_key: str | None = None
+    ) -> IntegrationTxnView:
+        """Mark a pending transaction failed with the error that stopped it.
+
+        Raises:
+            InvalidTransition: it is not pending.
+        """
+        args = {"txn_id": txn_id, "error": error}
+
+        def run(tx: Tx) -> IntegrationTxnView:
+            check_text("error", error, max_len=2000, required=True)
+            txn = self._lock_txn(tx, txn_id)
+            self._move(
+                tx,
+                INTEGRATION,
+                "integration_transaction",
+                txn_id,
+                txn["status"],
+                IntegrationTxnStatus.FAILED,
+                error=error,
+                updated_at=tx.now,
+            )
+            tx.before = {"status": txn["status"]}
+            tx.after = {"status": IntegrationTxnStatus.FAILED.value}
+            return _view(
+                txn, status=IntegrationTxnStatus.FAILED.value, error=error, updated_at=tx.now
+            )
+
+        return self._write(
+            "fail_integration_transaction",
+            args,
+            run,
+            view=IntegrationTxnView,
+            actor=actor,
+            idempotency_key=idempotency_key,
+            reason=error if isinstance(error, str) else "",
+        )
+
+    def reprocess_transaction(
+        self, txn_id: int, *, actor: Actor, idempotency_key: str | None = None
+    ) -> IntegrationTxnView:
+        """Try again to post a failed or stuck pending transaction.
+
+        When stock still does not allow it, the transaction is left (or marked) `failed`
+        with the reason and one more attempt counted, and that view is returned: no raise.
+
+        Raises:
+            InvalidTransition: it is posted already.
+        """
+
+        def run(tx: Tx) -> IntegrationTxnView:
+            txn = self._lock_txn(tx, txn_id)
+            try:
+                return self._post(tx, txn)
+            except (InsufficientStock, NotFound) as exc:
+                if txn["status"] == IntegrationTxnStatus.POSTED:
+                    raise
+                # The guarded changes refused: nothing was written yet but the status
+                # move; record the failure instead.
+                tx.conn.execute(
+                    INTEGRATION.update()
+                    .where(INTEGRATION.c.id == txn_id)
+                    .values(
+                        status=IntegrationTxnStatus.FAILED.value,
+                        attempts=txn["attempts"] + 1,
+                        error=str(exc),
+                        posted_at=None,
+                        updated_at=tx.now,
+                    )
+                )
+                tx.before = {"status": txn["status"]}
+                tx.after = {"status": IntegrationTxnStatus.FAILED.value, "error": str(exc)}
+                return _view(
+                    txn,
+                    status=IntegrationTxnStatus.FAILED.value,
+                    attempts=txn["attempts"] + 1,
+                    error=str(exc),
+                    updated_at=tx.now,
+                )
+
+        return self._write(
+            "reprocess_transaction",
+            {"txn_id": txn_id},
+            run,
+            view=IntegrationTxnView,
+            actor=actor,
+            idempotency_key=idempotency_key,
+        )
+
+    def set_transaction_status(
+        self,
+        txn_id: int,
+        status: str,
+        *,
+        reason: str,
+        actor: Actor,
+        idempotency_key: str | None = None,
+    ) -> IntegrationTxnView:
+        """Move a transaction along `TRANSITIONS["integration_transaction"]`.
+
+        `posted` posts it (ledger row), `failed` records `reason` as the error, `pending`
+        queues a failed one again.
+
+        Raises:
+            InvalidTransition: the move is not allowed.
+            InvalidInput: an unknown status, an empty reason.
+        """
+        args = {"txn_id": txn_id, "status": status, "reason": reason}
+
+        def run(tx: Tx) -> IntegrationTxnView:
+            check_choice("status", status, tuple(s.value for s in IntegrationTxnStatus))
+            check_text("reason", reason, required=True)
+            txn = self._lock_txn(tx, txn_id)
+            if status == IntegrationTxnStatus.POSTED:
+                return self._post(tx, txn)
+            if status not in TRANSITIONS["integration_transaction"].get(txn["status"], ()):
+                raise InvalidTransition("integration_transaction", txn_id, txn["status"], status)
+            error = reason if status == IntegrationTxnStatus.FAILED else txn["error"]
+            self._move(
+                tx,
+                INTEGRATION,
+                "integration_transaction",
+                txn_id,
+                txn["status"],
+                status,
+                error=error,
+                updated_at=tx.now,
+            )
+            tx.before = {"status": txn["status"]}
+            tx.after = {"status": status}
+            return _view(txn, status=status, error=error, updated_at=tx.now)
+
+        return self._write(
+            "set_transaction_status",
+            args,
+            run,
+            view=IntegrationTxnView,
+            actor=actor,
+            idempotency_key=idempotency_key,
+            reason=reason if isinstance(reason, str) else "",
+        )
