@@ -5,14 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, create_engine
 
 from orchestrator.errors import ConfigError
 from orchestrator.settings import StoreSettings
 
-__all__ = ["create_all", "is_postgres", "is_sqlite", "make_engine"]
+__all__ = [
+    "APPEND_ONLY_TABLES",
+    "append_only_ddl",
+    "create_all",
+    "is_postgres",
+    "is_sqlite",
+    "make_engine",
+]
+
+APPEND_ONLY_TABLES = ("stock_ledger", "audit_log")
+"""Tables whose rows are never updated or deleted; database triggers refuse both."""
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -30,7 +40,8 @@ def make_engine(settings: StoreSettings | str) -> Engine:
 
     SQLite files get WAL journalling, foreign keys, a busy timeout and `BEGIN IMMEDIATE`
     transactions, so that concurrent writers queue on the database lock instead of failing
-    on lock upgrades. PostgreSQL URLs without a driver use psycopg 3.
+    on lock upgrades; a read-only connection opts out with
+    `conn.execution_options(sqlite_begin="DEFERRED")` (a snapshot read, no write lock). PostgreSQL URLs without a driver use psycopg 3.
 
     Args:
         settings: the `store` settings section, or a SQLAlchemy URL.
@@ -92,8 +103,12 @@ def _sqlite_engine(url: str, settings: StoreSettings) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # Every transaction takes the write lock up front: a read-then-write transaction
-        # can then never fail with SQLITE_BUSY on the lock upgrade.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # can then never fail with SQLITE_BUSY on the lock upgrade. Read-only work opts out
+        # with execution_options(sqlite_begin="DEFERRED") and reads a WAL snapshot instead.
+        if conn.get_execution_options().get("sqlite_begin") == "DEFERRED":
+            conn.exec_driver_sql("BEGIN DEFERRED")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
@@ -106,3 +121,39 @@ def create_all(engine: Engine) -> None:
     from orchestrator.store import models  # noqa: F401  (registers the tables)
 
     SQLModel.metadata.create_all(engine)
+    with engine.begin() as conn:
+        for statement in append_only_ddl(engine.dialect.name):
+            conn.execute(text(statement))
+
+
+def append_only_ddl(dialect: str) -> list[str]:
+    """The DDL of the triggers that refuse UPDATE and DELETE on `APPEND_ONLY_TABLES`.
+
+    Idempotent (safe to run again). The Alembic migration creates the same triggers.
+
+    Args:
+        dialect: `sqlite` or `postgresql`.
+    """
+    statements: list[str] = []
+    if dialect == "sqlite":
+        for table in APPEND_ONLY_TABLES:
+            for op in ("UPDATE", "DELETE"):
+                statements.append(
+                    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {op} refused; "
+                    "append a correcting row instead'); END"
+                )
+        return statements
+    if dialect == "postgresql":
+        statements.append(
+            "CREATE OR REPLACE FUNCTION orch_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN RAISE EXCEPTION '% is append-only: % refused; append a correcting row "
+            "instead', TG_TABLE_NAME, TG_OP USING ERRCODE = 'restrict_violation'; END $$"
+        )
+        for table in APPEND_ONLY_TABLES:
+            statements.append(
+                f"CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION orch_append_only()"
+            )
+        return statements
+    raise ConfigError(f"no append-only triggers for dialect {dialect!r}: use sqlite or postgresql")

@@ -77,12 +77,10 @@ class ReadsMixin(_Core):
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        # SQLite transactions begin IMMEDIATE (the write lock); reads need none of that.
+        # On SQLite a deferred transaction: a snapshot read that never takes the write lock.
         with self.engine.connect() as conn:
-            if self._postgres:
-                yield conn
-            else:
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn = conn.execution_options(sqlite_begin="DEFERRED")
+            with conn.begin():
                 yield conn
 
     # -- catalogue --------------------------------------------------------------------------
