@@ -50,7 +50,7 @@ from sqlmodel import SQLModel
 from orchestrator.errors import ConfigError
 from orchestrator.store import _seed_catalogue as cat
 from orchestrator.store import models as m
-from orchestrator.store._seed_write import NULL_TIME, Columns, write_table
+from orchestrator.store._seed_write import NULL_TIME, indexes_deferred, write_table
 
 __all__ = [
     "ANOMALY_KINDS",
@@ -271,7 +271,7 @@ class _Ledger:
 class _World:
     """Everything the seed writes, as columns, plus what the manifest needs."""
 
-    tables: dict[str, Columns] = field(default_factory=dict)
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
     ledger: _Ledger = field(default_factory=_Ledger)
     anomalies: list[dict[str, Any]] = field(default_factory=list)
     intermittent: list[str] = field(default_factory=list)
@@ -451,7 +451,7 @@ class _Builder:
         self.offers_by_supplier: dict[int, list[tuple[int, int, int]]] = {}
         for i in range(n):
             pool = serving[worlds[int(self.world[i])]]
-            k = int(min(len(pool), rng.integers(2, 5)))
+            k = min(len(pool), int(rng.integers(2, 5)))
             picks = rng.choice(pool, size=k, replace=False)
             for j, s in enumerate(picks.tolist()):
                 world = int(self.world[i])
@@ -632,7 +632,8 @@ class _Builder:
         review = np.where(world == 1, np.where(perish, 2, 4), 7)
         review = np.where(self.intermittent[ps], 14, review)
         review = np.where(shop, 3, review)
-        offset = rng.integers(0, 1 << 20, p_count) % review
+        # Review days line up per supplier and location, so that orders group into POs.
+        offset = (self.primary[ps] * 7 + pl * 3) % review
         moq = self.moq[ps]
         ret_rate = np.array([0.03, 0.0, 0.015])[world]
         exp = self.expected
@@ -741,12 +742,12 @@ class _Builder:
         day_idx, pair_idx = np.nonzero(sold)
         qty = sold[day_idx, pair_idx]
         pid = self.promo_id[day_idx, ps[pair_idx]]
-        reasons = np.empty(len(day_idx), dtype=object)
-        reasons[:] = ""
+        sale_reasons = np.empty(len(day_idx), dtype=object)
+        sale_reasons[:] = ""
         on_promo = np.nonzero(pid >= 0)[0]
         promo_text = np.asarray([*self.promo_reason, ""], dtype=object)
-        reasons[on_promo] = promo_text[pid[on_promo]]
-        led.add(pair_idx, self.clock.at(day_idx, 20 * 3600), -qty, "sale", reason=reasons)
+        sale_reasons[on_promo] = promo_text[pid[on_promo]]
+        led.add(pair_idx, self.clock.at(day_idx, 20 * 3600), -qty, "sale", reason=sale_reasons)
         self.sold = sold
         # Transfers: a pair of rows per transfer, with a shared transfer number as reference.
         number = 0
@@ -777,12 +778,13 @@ class _Builder:
             day = arrive = pair = qty = late = np.zeros(0, dtype=np.int64)
         supplier = self.primary[self.pair_sku[pair]]
         loc = self.pair_loc[pair]
-        # One purchase order per supplier x location x order day x arrival day.
-        order = np.lexsort((pair, arrive, loc, supplier, day))
+        # One purchase order per supplier x location x order day; its lines may arrive on
+        # different days (lead times differ per SKU, and late deliveries happen).
+        order = np.lexsort((pair, loc, supplier, day))
         day, arrive, pair, qty, late, supplier, loc = (
             a[order] for a in (day, arrive, pair, qty, late, supplier, loc)
         )
-        key = np.stack([day, supplier, loc, arrive], axis=1)
+        key = np.stack([day, supplier, loc], axis=1)
         new = np.ones(len(key), dtype=bool)
         new[1:] = np.any(key[1:] != key[:-1], axis=1)
         po_idx = np.cumsum(new) - 1
@@ -790,33 +792,47 @@ class _Builder:
         unit = np.array([self.primary_cost[int(i)] for i in self.pair_sku[pair]], dtype=np.int64)
         totals = np.bincount(po_idx, weights=unit * qty, minlength=n_po).astype(np.int64)
         firsts = np.nonzero(new)[0]
-        received = arrive[firsts] < self.days
+        arrived = arrive < self.days
+        line_t = self.clock.at(arrive, 8 * 3600 + rng.integers(0, 3 * 3600, len(pair)))
+        n_arrived = np.bincount(po_idx, weights=arrived, minlength=n_po).astype(np.int64)
+        n_lines = np.bincount(po_idx, minlength=n_po)
+        last_t = np.full(n_po, np.iinfo(np.int64).min, dtype=np.int64)
+        np.maximum.at(last_t, po_idx[arrived], line_t[arrived])
         created = self.clock.at(day[firsts], 9 * 3600 + rng.integers(0, 7200, n_po))
-        arrived_t = self.clock.at(arrive[firsts], 8 * 3600 + rng.integers(0, 3 * 3600, n_po))
-        nominal = arrive[firsts] - late[firsts]
+        nominal = np.zeros(n_po, dtype=np.int64)
+        np.maximum.at(nominal, po_idx, arrive - late)
+        status = np.where(
+            n_arrived == n_lines,
+            m.PurchaseOrderStatus.RECEIVED.value,
+            np.where(
+                n_arrived == 0,
+                m.PurchaseOrderStatus.SENT.value,
+                m.PurchaseOrderStatus.PARTIALLY_RECEIVED.value,
+            ),
+        )
         self.po = {
             "id": np.arange(1, n_po + 1),
             "supplier_id": supplier[firsts],
             "location": [self.loc_codes[int(x)] for x in loc[firsts]],
-            "status": np.where(received, m.PurchaseOrderStatus.RECEIVED.value, m.PurchaseOrderStatus.SENT.value).tolist(),
+            "status": status.tolist(),
             "total_cents": totals,
             "created_at": created,
-            "updated_at": np.where(received, arrived_t, created + 3600),
+            "updated_at": np.where(n_arrived > 0, last_t, created + 3600),
             "expected_at": [self.clock.date(int(x)) for x in nominal],
             "approved_by": ["auto-replenishment"] * n_po,
-        }  # fmt: skip
+        }
         self.po_line = {
             "id": np.arange(1, len(pair) + 1),
             "purchase_order_id": po_idx + 1,
             "sku": [self.sku[int(i)] for i in self.pair_sku[pair]],
             "qty_ordered": qty,
-            "qty_received": np.where(arrive < self.days, qty, 0),
+            "qty_received": np.where(arrived, qty, 0),
             "unit_cost_cents": unit,
         }
-        got = np.nonzero(arrive < self.days)[0]
+        got = np.nonzero(arrived)[0]
         self.w.ledger.add(
             pair[got],
-            arrived_t[po_idx[got]],
+            line_t[got],
             qty[got],
             "receipt",
             ref_type="purchase_order",
@@ -1006,7 +1022,7 @@ class _Builder:
     def _returns_and_tickets(self, rng: np.random.Generator) -> None:
         now = self.clock.now
         delivered = [oid for oid, (_, st, _) in self.order_meta.items() if st == "delivered"]
-        picks = (
+        picks: Any = (
             rng.choice(
                 delivered, size=min(len(delivered), max(6, len(delivered) // 8)), replace=False
             )
@@ -1116,7 +1132,7 @@ class _Builder:
             if not offers:
                 loc = 0
                 offers = self.offers_by_supplier[sid]
-            k = int(min(len(offers), rng.integers(1, 6)))
+            k = min(len(offers), int(rng.integers(1, 6)))
             chosen = [offers[int(j)] for j in sorted(rng.choice(len(offers), k, replace=False))]
             pid = next_po
             next_po += 1
@@ -1324,12 +1340,19 @@ class _Builder:
                 tid = self._add_txn(p, t, "posted", rng)
                 delta = int(self.txn["delta"][-1])
                 posted = int(self.txn["posted_at"][-1])
-                ref = dict(ref_type="integration", ref_id=str(tid))
                 reason = f"erp {self.txn['external_id'][-1]}"
-                a = led.add(p, posted, delta, "receipt", reason=reason, **ref)  # type: ignore[arg-type]
-                b = led.add(
-                    p, posted + int(rng.integers(30, 900)), delta, "receipt", reason=reason, **ref
-                )  # type: ignore[arg-type]
+                a, b = (
+                    led.add(
+                        p,
+                        at,
+                        delta,
+                        "receipt",
+                        reason=reason,
+                        ref_type="integration",
+                        ref_id=str(tid),
+                    )
+                    for at in (posted, posted + int(rng.integers(30, 900)))
+                )
                 self.oh[p] += 2 * delta
                 entry.update(
                     detail=f"receipt of {delta} from transaction {tid} posted twice",
@@ -1370,7 +1393,7 @@ class _Builder:
         order = np.lexsort((np.arange(len(t)), t))
         rank = np.empty_like(order)
         rank[order] = np.arange(1, len(order) + 1)
-        self.ledger_cols: Columns = {
+        self.ledger_cols: dict[str, Any] = {
             "id": np.arange(1, len(order) + 1),
             "sku": np.asarray(self.sku, dtype=object)[self.pair_sku[pair[order]]],
             "location": np.asarray(self.loc_codes, dtype=object)[self.pair_loc[pair[order]]],
@@ -1445,6 +1468,7 @@ _TABLE_ORDER = (
     "integration_transaction",
     "stock_ledger",
 )
+_BULK_TABLES = ("stock_ledger", "purchase_order_line")
 _DATA_TABLES = ("product", "stock", "stock_ledger", "customer", "orders", "supplier")
 
 
@@ -1454,8 +1478,10 @@ def ensure_schema(engine: Engine) -> None:
     Uses the Alembic migrations (`orchestrator.store.migrate.upgrade`) when they are
     installed, `create_all` otherwise.
     """
+    import importlib
+
     try:
-        from orchestrator.store import migrate  # type: ignore[attr-defined]
+        migrate: Any = importlib.import_module("orchestrator.store.migrate")
     except ImportError:
         migrate = None
     upgrade = getattr(migrate, "upgrade", None)
@@ -1593,9 +1619,13 @@ def seed(
                     progress(phase, done, total)
 
             t1 = time.perf_counter()
-            counts[name] = write_table(conn, metadata[name], cols, on_batch=on_batch)
-            if name == "stock_ledger":
-                phases["write ledger"] = time.perf_counter() - t1
+            if name in _BULK_TABLES:
+                with indexes_deferred(conn, name):
+                    counts[name] = write_table(conn, metadata[name], cols, on_batch=on_batch)
+                    phases[f"write {name}"] = time.perf_counter() - t1
+                phases[f"index {name}"] = time.perf_counter() - t1 - phases[f"write {name}"]
+            else:
+                counts[name] = write_table(conn, metadata[name], cols, on_batch=on_batch)
         manifest = [InjectedAnomaly(**a) for a in b.w.anomalies]
         arguments = {
             "skus": skus,
@@ -1606,7 +1636,7 @@ def seed(
             "suppliers": suppliers,
             "end_date": end_date.isoformat(),
         }
-        audit = {
+        audit: dict[str, list[Any]] = {
             "id": [1],
             "at": [b.clock.now],
             "actor": [ACTOR],
