@@ -87,7 +87,8 @@ def run_for_model(
     try:
         result = runner.invoke(ctx, name, _jsonable(arguments))
     except MODEL_VISIBLE_ERRORS as exc:
-        return f"error: {type(exc).__name__}: {exc}"
+        kind = next(c.__name__ for c in type(exc).__mro__ if c.__module__ == "orchestrator.errors")
+        return f"error: {kind}: {exc}"
     return result.model_dump_json()
 
 
