@@ -13,6 +13,7 @@ PUBLIC_MODULES = [
     "orchestrator.errors",
     "orchestrator.settings",
     "orchestrator.store",
+    "orchestrator.store.services",
     "orchestrator.tools",
 ]
 
