@@ -15,7 +15,20 @@ from __future__ import annotations
 
 from orchestrator.errors import BackendError, BackendUnavailable
 
-__all__ = ["BackendRejected", "LocalServerError"]
+__all__ = ["BackendRejected", "LocalServerError", "how_to_start"]
+
+
+def how_to_start(base_url: str) -> str:
+    """What to do when nothing answers at `base_url`: the command or setting that fixes it."""
+    if ":11434" in base_url:
+        return "start Ollama (`ollama serve`) or fix ORCH_MODELS__BASE_URLS"
+    if ":8000" in base_url:
+        return "start vLLM (`vllm serve <model>`) or fix ORCH_MODELS__BASE_URLS"
+    return (
+        "start the local model with `orchestrator local-model start` (see "
+        "`orchestrator local-model status`), or point ORCH_MODELS__BASE_URLS at a running "
+        "llama.cpp / vLLM / Ollama server"
+    )
 
 
 class BackendRejected(BackendError):

@@ -21,6 +21,8 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from orchestrator.backends.exceptions import how_to_start
+
 __all__ = ["Capabilities", "capabilities_of", "clear_probe_cache", "probe_backend"]
 
 
@@ -90,18 +92,28 @@ def _message(data: dict[str, Any] | None) -> dict[str, Any]:
     return message
 
 
-def _probe(base: str, model: str, api_key: str, timeout_s: float) -> Capabilities:
+def _probe(
+    base: str, model: str, api_key: str, timeout_s: float, transport: httpx.BaseTransport | None
+) -> Capabilities:
     headers = {"Authorization": f"Bearer {api_key}"}
     root = base.removesuffix("/").removesuffix("/v1")
-    with httpx.Client(timeout=timeout_s, headers=headers) as client:
+    with httpx.Client(timeout=timeout_s, headers=headers, transport=transport) as client:
         try:
             health = client.get(f"{root}/health")
             if health.status_code != 200:
                 health = client.get(f"{base}/models")
         except httpx.HTTPError as exc:
-            return Capabilities(reachable=False, detail=f"{type(exc).__name__}: {exc}")
+            return Capabilities(
+                reachable=False,
+                detail=f"no model server answers at {base} ({type(exc).__name__}: {exc}); "
+                + how_to_start(base),
+            )
         if health.status_code != 200:
-            return Capabilities(reachable=False, detail=f"HTTP {health.status_code} from {base}")
+            return Capabilities(
+                reachable=False,
+                detail=f"the model server at {base} is not ready (HTTP {health.status_code}); "
+                + how_to_start(base),
+            )
         notes: list[str] = []
         common = {"model": model, "temperature": 0, "max_tokens": 48}
 
@@ -169,6 +181,7 @@ def probe_backend(
     api_key: SecretStr | str | None = None,
     timeout_s: float = 30.0,
     refresh: bool = False,
+    transport: httpx.BaseTransport | None = None,
 ) -> Capabilities:
     """Probe an OpenAI-compatible server once and cache the answer per (base URL, model).
 
@@ -178,6 +191,7 @@ def probe_backend(
         api_key: the key, if the server wants one.
         timeout_s: per-request timeout of the probe.
         refresh: ignore the cache and ask again.
+        transport: an httpx transport to use instead of the network (tests).
 
     Returns:
         The `Capabilities`; `reachable=False` (with `detail`) when nothing answers. A server
@@ -188,7 +202,7 @@ def probe_backend(
         if not refresh and key in _cache:
             return _cache[key]
     secret = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
-    caps = _probe(key[0], model, secret or "local", timeout_s)
+    caps = _probe(key[0], model, secret or "local", timeout_s, transport)
     if caps.reachable:
         with _lock:
             _cache[key] = caps

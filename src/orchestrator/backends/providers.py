@@ -20,7 +20,7 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
-from orchestrator.backends.exceptions import BackendRejected
+from orchestrator.backends.exceptions import BackendRejected, how_to_start
 from orchestrator.backends.registry import BackendConfig, Provider
 from orchestrator.errors import BackendError, BackendTimeout, BackendUnavailable, ConfigError
 
@@ -38,22 +38,6 @@ LOCAL_API_KEY = "local"
 """llama.cpp, vLLM and Ollama accept any key unless started with one."""
 
 
-def _how_to_start(base_url: str) -> str:
-    if ":8080" in base_url:
-        return (
-            "start the local model with `orchestrator local-model start`, or point "
-            "ORCH_MODELS__BASE_URLS at a running llama.cpp server"
-        )
-    if ":11434" in base_url:
-        return "start Ollama (`ollama serve`) or fix ORCH_MODELS__BASE_URLS"
-    if ":8000" in base_url:
-        return "start vLLM (`vllm serve <model>`) or fix ORCH_MODELS__BASE_URLS"
-    return (
-        "start the server, fix ORCH_MODELS__BASE_URLS, or run a local model with "
-        "`orchestrator local-model start`"
-    )
-
-
 def translate_error(
     exc: BaseException, *, base_url: str, model: str, timeout_s: float
 ) -> BackendError:
@@ -68,13 +52,13 @@ def translate_error(
     if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
         return BackendUnavailable(
             f"no model server answers at {base_url} (model {model}): "
-            f"{type(exc).__name__}: {exc}; {_how_to_start(base_url)}"
+            f"{type(exc).__name__}: {exc}; {how_to_start(base_url)}"
         )
     if isinstance(exc, openai.APIStatusError):
         if exc.status_code in (502, 503, 504):
             return BackendUnavailable(
                 f"the model server at {base_url} is not ready (HTTP {exc.status_code}); wait "
-                f"for it to load the model, or {_how_to_start(base_url)}"
+                f"for it to load the model, or {how_to_start(base_url)}"
             )
         return BackendRejected(base_url, exc.status_code, str(exc.message))
     return BackendError(f"{model} at {base_url} failed: {type(exc).__name__}: {exc}")

@@ -118,7 +118,7 @@ def _structured(
     caps: Capabilities,
 ) -> T:
     if not caps.reachable:
-        raise BackendUnavailable(f"the model backend is not reachable: {caps.detail}")
+        raise BackendUnavailable(caps.detail or "the model backend is not reachable")
     system = SystemMessage(content=instruction)
     base = [system, *messages]
     failures: list[str] = []
