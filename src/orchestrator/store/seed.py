@@ -1566,6 +1566,9 @@ def seed(
         from orchestrator.store import models  # noqa: F401  (registers the tables)
 
         SQLModel.metadata.drop_all(engine)
+        with engine.begin() as conn:
+            # The schema is rebuilt from scratch, so its migration record goes too.
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     ensure_schema(engine)
     existing = _existing_rows(engine)
     if existing:
