@@ -34,8 +34,14 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# The local model for the integration tests: builds llama.cpp's llama-server into the user cache
+# (~12 minutes once per machine, with progress) and fetches SmolLM2; seconds when cached.
+local-model: install
+	$(BIN)/orchestrator local-model build
+	$(BIN)/orchestrator local-model fetch-model
+
 # pytest exits 5 when it collects no test: that is not a failure of the suite itself.
-unit: install
+unit: install local-model
 	$(BIN)/pytest -q || [ $$? -eq 5 ]
 
 test: lint typecheck unit

@@ -10,6 +10,7 @@ import pytest
 
 PUBLIC_MODULES = [
     "orchestrator",
+    "orchestrator.backends",
     "orchestrator.errors",
     "orchestrator.settings",
     "orchestrator.store",

@@ -23,6 +23,7 @@ from orchestrator.backends.local.model import (
 from orchestrator.backends.local.server import (
     LocalModelServer,
     ServerStatus,
+    ensure_local_server,
     read_status,
     stop_detached,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "build_llama_server",
     "cached_model_path",
     "cached_server_binary",
+    "ensure_local_server",
     "fetch_default_model",
     "find_server_binary",
     "read_status",

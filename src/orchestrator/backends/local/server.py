@@ -24,7 +24,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -35,9 +35,15 @@ import httpx
 from orchestrator.backends.exceptions import LocalServerError
 from orchestrator.backends.local.build import find_server_binary
 from orchestrator.backends.local.model import resolve_model_path
-from orchestrator.settings import LocalModelSettings
+from orchestrator.settings import LocalModelSettings, Settings
 
-__all__ = ["LocalModelServer", "ServerStatus", "read_status", "stop_detached"]
+__all__ = [
+    "LocalModelServer",
+    "ServerStatus",
+    "ensure_local_server",
+    "read_status",
+    "stop_detached",
+]
 
 
 def _run_dir(cache_dir: Path) -> Path:
@@ -393,3 +399,39 @@ def stop_detached(cache_dir: Path, port: int, timeout_s: float = 10.0) -> int | 
         stopped = pid
     path.unlink(missing_ok=True)
     return stopped
+
+
+@contextlib.contextmanager
+def ensure_local_server(settings: Settings) -> Iterator[LocalModelServer | None]:
+    """Run the local model for the duration of a `with` block if the settings route to it.
+
+    When any routed model (default, graph or node override, fallback) is a `llamacpp:` id whose
+    base URL is this machine's `ORCH_LOCAL_MODEL__PORT` and nothing answers there, start
+    `llama-server` (from the cache) and stop it afterwards. Otherwise do nothing: an existing
+    server, vLLM, Ollama or a cloud key are used as configured. Used by `make demo`.
+
+    Yields:
+        The server started, or None when none was needed.
+
+    Raises:
+        LocalServerError: a server was needed but could not be started (the message says
+            whether to run `orchestrator local-model build` or `fetch-model`).
+    """
+    from urllib.parse import urlsplit
+
+    from orchestrator.backends.ids import parse_model_id
+
+    models, local = settings.models, settings.local_model
+    ids = [models.default, *models.graphs.values(), *models.nodes.values(), *models.fallbacks]
+    url = models.base_urls.get("llamacpp", "http://127.0.0.1:8080/v1")
+    parts = urlsplit(url)
+    is_local = parts.hostname in ("127.0.0.1", "localhost", local.host) and (
+        parts.port == local.port
+    )
+    wanted = any(parse_model_id(i).provider == "llamacpp" for i in ids) and is_local
+    if not wanted or health(f"{parts.scheme}://{parts.netloc}"):
+        yield None
+        return
+    server = LocalModelServer.from_settings(local)
+    with server:
+        yield server
