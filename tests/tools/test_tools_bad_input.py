@@ -51,6 +51,14 @@ RUNNER_REFUSALS = [
     # wrong types
     ("inventory", "transfer_stock", _transfer(qty="many"), "qty", "'many'"),
     ("inventory", "transfer_stock", _transfer(qty=2.5), "qty", "2.5"),
+    ("inventory", "transfer_stock", _transfer(qty=True), "qty", "True"),
+    (
+        "order",
+        "draft_order",
+        _draft(lines=[{"sku": "ARD-NANO", "qty": True}]),
+        "lines.0.qty",
+        "True",
+    ),
     ("inventory", "get_inventory", {"sku": 12345}, "sku", "12345"),
     ("order", "draft_order", _draft(lines={"sku": "ARD-NANO"}), "lines", "'sku'"),
     (

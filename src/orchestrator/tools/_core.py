@@ -15,9 +15,9 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, get_type_hints
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import BaseModel, ConfigDict, ValidationInfo, create_model, field_validator
 from pydantic import Field as PydanticField
 
 from orchestrator.errors import ConfigError, PermissionDenied
@@ -30,6 +30,7 @@ __all__ = [
     "Access",
     "CallInfo",
     "ScopeDenied",
+    "StrictBoolArgs",
     "ToolContext",
     "ToolSpec",
     "current_customer",
@@ -290,8 +291,30 @@ class ToolSpec:
         return self.access == "write"
 
 
-class _ArgsBase(BaseModel):
+def _accepts_bool(annotation: Any) -> bool:
+    if annotation is bool or annotation is Any:
+        return True
+    return any(_accepts_bool(arg) for arg in get_args(annotation))
+
+
+class StrictBoolArgs(BaseModel):
+    """Base of tool argument models: unknown fields are refused, and so is a bool given for a
+    number (pydantic's lax mode would take `true` as 1)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and info.field_name is not None:
+            field_info = cls.model_fields.get(info.field_name)
+            if field_info is not None and not _accepts_bool(field_info.annotation):
+                ann = field_info.annotation
+                raise ValueError(f"expected {getattr(ann, '__name__', ann)}, got a boolean")
+        return value
+
+
+_ArgsBase = StrictBoolArgs
 
 
 def tool(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from orchestrator.store.services.views import (
     IntegrationTxnView,
@@ -18,6 +18,7 @@ from orchestrator.store.services.views import (
     SupplierOfferView,
     SupplierView,
 )
+from orchestrator.tools._core import StrictBoolArgs
 
 __all__ = [
     "MAX_QTY",
@@ -70,8 +71,7 @@ Reason = Annotated[str, Field(min_length=3, max_length=500)]
 """Why: a short human-readable reason, recorded in the audit log."""
 
 
-class _Arg(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+_Arg = StrictBoolArgs
 
 
 class OrderLineArg(_Arg):
