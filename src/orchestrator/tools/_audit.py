@@ -22,8 +22,10 @@ def record_tool_audit(
 ) -> None:
     """Write one audit row for a tool call, in a transaction of its own.
 
-    Uses the service layer's audit entry point when it has one (`record_audit`), else writes
-    the `AuditLog` row through the service's engine.
+    The service layer audits its own calls, refusals included; this records what the tool
+    layer refuses before any service call (a tool outside the allow-list, another customer's
+    record) and, when configured, reads. It writes the same `AuditLog` row the services write,
+    through the service's engine.
 
     Args:
         ctx: the run context (service, actor, agent).
@@ -34,18 +36,7 @@ def record_tool_audit(
         error: the refusal's message.
     """
     svc = ctx.service
-    hook = getattr(svc, "record_audit", None)
     args = _jsonable(arguments)
-    if callable(hook):
-        hook(
-            tool,
-            actor=ctx.make_actor(),
-            arguments=args,
-            outcome=outcome,
-            reason=reason[:500],
-            error=error,
-        )
-        return
     from sqlmodel import Session
 
     from orchestrator.store.models import AuditLog

@@ -126,6 +126,43 @@ class ToolContext:
     call: CallInfo | None = None
     """The call in progress; set by the runner, None outside a call."""
 
+    @classmethod
+    def from_config(
+        cls,
+        config: Mapping[str, Any],
+        *,
+        service: StoreService,
+        agent: str,
+        customer_id: int | None = None,
+        actor: str | None = None,
+        settings: Settings | None = None,
+    ) -> ToolContext:
+        """A context for the LangGraph run and node that `config` (a `RunnableConfig`) names.
+
+        Takes `thread_id` from `config["configurable"]` and the node from
+        `config["metadata"]["langgraph_node"]`, so write keys follow the run.
+
+        Args:
+            config: the node's `RunnableConfig`.
+            service: the store's service layer.
+            agent: the agent profile.
+            customer_id: the authenticated customer, if any.
+            actor: who the agent acts for, in the audit log.
+            settings: settings; default the service's.
+        """
+        configurable = config.get("configurable") or {}
+        metadata = config.get("metadata") or {}
+        thread_id = configurable.get("thread_id")
+        return cls(
+            service=service,
+            agent=agent,
+            actor=actor,
+            customer_id=customer_id,
+            thread_id=str(thread_id) if thread_id is not None else None,
+            node=str(metadata.get("langgraph_node") or "tools"),
+            settings=settings,
+        )
+
     @property
     def actor_name(self) -> str:
         """The audit log's actor for this run."""

@@ -117,7 +117,9 @@ class ToolRunner:
                 else f"profile {profile.name!r} is read-only and {name!r} writes"
             )
             exc = PermissionDenied(profile.name, f"call {name}", reason)
-            record_tool_audit(ctx, name, raw, outcome="denied", reason=reason, error=str(exc))
+            record_tool_audit(
+                ctx, name, raw, outcome="denied", reason=reason, error=f"PermissionDenied: {exc}"
+            )
             raise exc
         try:
             parsed = spec.parse_arguments(raw)
@@ -132,7 +134,14 @@ class ToolRunner:
                 "no authenticated customer"
             )
             exc = PermissionDenied(profile.name, f"call {name}", reason)
-            record_tool_audit(ctx, name, arguments, outcome="denied", reason=reason, error=str(exc))
+            record_tool_audit(
+                ctx,
+                name,
+                arguments,
+                outcome="denied",
+                reason=reason,
+                error=f"PermissionDenied: {exc}",
+            )
             raise exc
         key = (
             idempotency_key(ctx.thread_id, ctx.node, name, arguments)
@@ -153,7 +162,12 @@ class ToolRunner:
             result = spec.func(call_ctx, **kwargs)
         except ScopeDenied as exc:
             record_tool_audit(
-                ctx, name, arguments, outcome="denied", reason=exc.reason, error=str(exc)
+                ctx,
+                name,
+                arguments,
+                outcome="denied",
+                reason=exc.reason,
+                error=f"PermissionDenied: {exc}",
             )
             raise
         except ApprovalRequired as exc:
