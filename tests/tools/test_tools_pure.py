@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from orchestrator.errors import ConfigError, InvalidInput
@@ -288,3 +291,57 @@ def test_rank_similar() -> None:
     assert [r.product.sku for r in ranked] == ["B", "D", "C"]
     assert ranked[0].shared_attributes == {"mcu": "x", "v": 5}
     assert ranked[1].price_difference_cents == -100
+
+
+# --- properties --------------------------------------------------------------------------
+
+
+@given(
+    country=st.sampled_from(["GB", "FR", "US"]),
+    service=st.sampled_from(["standard", "express"]),
+    light=st.integers(0, 200_000),
+    extra=st.integers(0, 50_000),
+)
+def test_shipping_never_cheaper_when_heavier(
+    country: str, service: Any, light: int, extra: int
+) -> None:
+    a = quote_shipping(
+        country=country, service=service, goods_weight_grams=light, goods_value_cents=0
+    )
+    b = quote_shipping(
+        country=country, service=service, goods_weight_grams=light + extra, goods_value_cents=0
+    )
+    assert b.cost_cents >= a.cost_cents > 0
+    assert b.parcels >= a.parcels
+    assert a.weight_grams <= a.parcels * 30_000
+
+
+@given(
+    args=st.dictionaries(
+        st.text(min_size=1, max_size=8),
+        st.one_of(st.integers(), st.text(max_size=8)),
+        max_size=6,
+    )
+)
+def test_step_key_ignores_argument_order(args: dict[str, Any]) -> None:
+    flipped = dict(reversed(list(args.items())))
+    assert step_key(args) == step_key(flipped)
+
+
+@given(
+    tier=st.sampled_from(["standard", "silver", "gold"]),
+    orders=st.integers(0, 20),
+    spend=st.integers(0, 300_000),
+    basket=st.lists(st.tuples(st.integers(1, 30), st.integers(1, 10_000)), max_size=5),
+)
+def test_best_discount_is_worth_the_most(
+    tier: str, orders: int, spend: int, basket: list[tuple[int, int]]
+) -> None:
+    eligible, best = evaluate_discounts(
+        tier=tier, order_count=orders, lifetime_spend_cents=spend, basket=basket
+    )
+    assert (best is None) == (eligible == [])
+    if best is not None and basket:
+        assert best.amount_cents == max(d.amount_cents or 0 for d in eligible)
+    if best is not None and not basket:
+        assert best.percent == max(d.percent for d in eligible)
