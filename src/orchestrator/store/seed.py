@@ -335,7 +335,16 @@ class _Builder:
         n = self.n_skus
         templates = cat.TEMPLATES
         by_world = {w: [i for i, t in enumerate(templates) if t.world == w] for w in cat.BRANDS}
-        first = list(range(min(n, len(templates))))
+        # Every template once first, the worlds interleaved (2 electronics : 2 grocery :
+        # 1 household), so that even a small catalogue has all three worlds.
+        queues = {w: list(ix) for w, ix in by_world.items()}
+        pattern = ("electronics", "grocery", "electronics", "grocery", "household")
+        interleaved: list[int] = []
+        while any(queues.values()):
+            for w in pattern:
+                if queues[w]:
+                    interleaved.append(queues[w].pop(0))
+        first = interleaved[:n]
         rest_worlds = rng.choice(3, size=max(0, n - len(first)), p=[0.4, 0.35, 0.25])
         worlds = ("electronics", "grocery", "household")
         picks = first + [int(rng.choice(by_world[worlds[w]])) for w in rest_worlds]
@@ -347,6 +356,7 @@ class _Builder:
         self.tpl = [templates[i] for i in picks]
         self.base = np.empty(n)
         self.intermittent = np.zeros(n, dtype=bool)
+        slow_score = np.full(n, np.inf)
         for i, t in enumerate(self.tpl):
             counters[t.stem] = counters.get(t.stem, 0) + 1
             sku = f"{t.stem}-{counters[t.stem]:03d}"
@@ -391,7 +401,14 @@ class _Builder:
             slow_share = 0.6 if t.category == "tools" else 0.2 if t.world == "electronics" else 0.1
             if t.world == "grocery" and t.shelf_life_days:
                 slow_share = 0.0
-            self.intermittent[i] = rng.random() < slow_share or pf >= 4.0
+            slow_score[i] = (
+                0.0 if pf >= 4.0 else rng.random() / slow_share if slow_share else np.inf
+            )
+        # Slow movers: a share per category, and never fewer than one SKU in eight.
+        self.intermittent = slow_score < 1.0
+        floor = max(1, n // 8)
+        if self.intermittent.sum() < floor:
+            self.intermittent[np.argsort(slow_score, kind="stable")[:floor]] = True
         self.sku = cols["sku"]
         self.price = np.asarray(cols["price_cents"], dtype=np.int64)
         self.cost = np.asarray(cols["cost_cents"], dtype=np.int64)
