@@ -26,7 +26,7 @@ from orchestrator.tools._core import (
     step_key,
     tool,
 )
-from orchestrator.tools.adapters import as_crewai_tools, as_langchain_tools
+from orchestrator.tools.adapters import approval_payload, as_crewai_tools, as_langchain_tools
 from orchestrator.tools.fulfilment import ShippingQuote, quote_shipping
 from orchestrator.tools.pricing import Discount, DiscountEligibility, evaluate_discounts
 from orchestrator.tools.registry import (
@@ -49,6 +49,7 @@ __all__ = [
     "ToolContext",
     "ToolRunner",
     "ToolSpec",
+    "approval_payload",
     "as_crewai_tools",
     "as_langchain_tools",
     "builtin_tools",

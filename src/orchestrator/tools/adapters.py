@@ -5,19 +5,21 @@ the audit and the idempotency key apply exactly as for `invoke`. The tool return
 as JSON. Refusals the model can act on (`InvalidInput`, `NotFound`, `InsufficientStock`,
 `InvalidTransition`, `PermissionDenied`, `IdempotencyConflict`) come back to the model as an
 `error: ...` string naming the bad value; `ApprovalRequired` propagates, for the graph to
-turn into `interrupt()`; anything else propagates too.
+turn into `interrupt()` (or, with `on_approval="interrupt"`, the LangChain tool interrupts
+itself, which suits a `ToolNode`); anything else propagates too.
 
 crewai is imported only inside `as_crewai_tools`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
 from orchestrator.errors import (
+    ApprovalRequired,
     ConfigError,
     IdempotencyConflict,
     InsufficientStock,
@@ -34,7 +36,14 @@ if TYPE_CHECKING:
     from crewai.tools import BaseTool as CrewBaseTool
     from langchain_core.tools import BaseTool
 
-__all__ = ["MODEL_VISIBLE_ERRORS", "as_crewai_tools", "as_langchain_tools", "run_for_model"]
+__all__ = [
+    "MODEL_VISIBLE_ERRORS",
+    "OnApproval",
+    "approval_payload",
+    "as_crewai_tools",
+    "as_langchain_tools",
+    "run_for_model",
+]
 
 MODEL_VISIBLE_ERRORS: tuple[type[Exception], ...] = (
     InvalidInput,
@@ -73,8 +82,42 @@ def _bind(
     return bound, run, run.catalog.tools_for(prof)
 
 
+OnApproval = Literal["raise", "interrupt"]
+
+
+def approval_payload(exc: ApprovalRequired) -> dict[str, Any]:
+    """What a human must decide, as the JSON-serializable value of a LangGraph interrupt.
+
+    Args:
+        exc: the approval request.
+    """
+    return {
+        "kind": "approval_required",
+        "tool": exc.tool,
+        "arguments": exc.arguments,
+        "reason": exc.reason,
+        "approval_id": exc.approval_id,
+    }
+
+
+def _resumed_approval_id(decision: Any) -> int | None:
+    if isinstance(decision, bool):
+        return None
+    if isinstance(decision, int):
+        return decision
+    if isinstance(decision, Mapping) and decision.get("approved", True):
+        value = decision.get("approval_id")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return None
+
+
 def run_for_model(
-    runner: ToolRunner, ctx: ToolContext, name: str, arguments: dict[str, Any]
+    runner: ToolRunner,
+    ctx: ToolContext,
+    name: str,
+    arguments: dict[str, Any],
+    *,
+    on_approval: OnApproval = "raise",
 ) -> str:
     """Run a tool call and give the model JSON, or `error: ...` for a refusal it can fix.
 
@@ -83,9 +126,28 @@ def run_for_model(
         ctx: the run context.
         name: the tool's name.
         arguments: the model's arguments.
+        on_approval: `raise` lets `ApprovalRequired` propagate; `interrupt` calls LangGraph's
+            `interrupt(approval_payload(exc))` and, resumed with `{"approval_id": id}` (or the
+            bare id) of an approved approval, performs the call with it; resumed with
+            `{"approved": False, "note": ...}` it tells the model the human said no.
     """
+    args = _jsonable(arguments)
     try:
-        result = runner.invoke(ctx, name, _jsonable(arguments))
+        try:
+            result = runner.invoke(ctx, name, args)
+        except ApprovalRequired as exc:
+            if on_approval != "interrupt":
+                raise
+            from langgraph.types import interrupt
+
+            decision = interrupt(approval_payload(exc))
+            approval_id = _resumed_approval_id(decision)
+            if approval_id is None:
+                note = decision.get("note", "") if isinstance(decision, Mapping) else ""
+                return f"error: ApprovalRejected: a human declined {name}" + (
+                    f": {note}" if note else ""
+                )
+            result = runner.invoke(ctx, name, args, approval_id=approval_id)
     except MODEL_VISIBLE_ERRORS as exc:
         kind = next(c.__name__ for c in type(exc).__mro__ if c.__module__ == "orchestrator.errors")
         return f"error: {kind}: {exc}"
@@ -124,6 +186,7 @@ def as_langchain_tools(
     *,
     catalog: ToolCatalog | None = None,
     runner: ToolRunner | None = None,
+    on_approval: OnApproval = "raise",
 ) -> list[BaseTool]:
     """The profile's tools as LangChain `StructuredTool`s bound to `ctx`.
 
@@ -132,6 +195,9 @@ def as_langchain_tools(
         profile: the agent profile (name or registered profile); default `ctx.agent`.
         catalog: the catalogue; default `default_catalog()` (ignored when `runner` is given).
         runner: a runner to share.
+        on_approval: `raise` (default) lets `ApprovalRequired` propagate; `interrupt` turns it
+            into a LangGraph `interrupt()` inside the tool (for a `ToolNode`), see
+            `run_for_model`.
 
     Example:
         >>> tools = as_langchain_tools(ctx, "support")
@@ -145,7 +211,7 @@ def as_langchain_tools(
 
         def make(name: str) -> Callable[..., str]:
             def func(**kwargs: Any) -> str:
-                return run_for_model(run, bound, name, kwargs)
+                return run_for_model(run, bound, name, kwargs, on_approval=on_approval)
 
             return func
 
