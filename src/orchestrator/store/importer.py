@@ -586,6 +586,7 @@ def import_sales(
                 errors.append(
                     (line, f"date={row.date.isoformat()!r}: in the future (after {limit})")
                 )
+                continue
             if line in bad_keys:
                 continue
             key = (row.sku, row.location)
