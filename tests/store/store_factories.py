@@ -7,6 +7,7 @@ the services, so that the ledger and the invariants hold from the start.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -144,3 +145,24 @@ def stock_snapshot(engine: Engine) -> list[tuple[str, str, int, int]]:
                 text("SELECT sku, location, on_hand, reserved FROM stock ORDER BY 1, 2")
             )
         ]  # type: ignore[misc]
+
+
+def race_reserve(url: str, sku: str, barrier: Any, results: Any) -> None:
+    """A worker process: its own engine, wait for every worker, reserve one unit of `sku`."""
+    from orchestrator.errors import InsufficientStock
+    from orchestrator.store.engine import make_engine
+    from orchestrator.store.services import Actor, StoreService
+
+    engine = make_engine(url)
+    svc = StoreService(engine)
+    svc.get_stock(sku)  # connect and warm up before the start line
+    barrier.wait()
+    try:
+        res = svc.reserve(sku, "WH-MAIN", 1, actor=Actor("worker"))
+        results.put(("ok", res.id))
+    except InsufficientStock as exc:
+        results.put(("insufficient", exc.available))
+    except Exception as exc:
+        results.put(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        engine.dispose()

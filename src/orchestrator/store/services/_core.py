@@ -714,7 +714,7 @@ class _Core:
             InvalidTransition: the move is not allowed, or another writer moved it first.
         """
         if target not in TRANSITIONS[entity].get(current, frozenset()):
-            raise InvalidTransition(entity, key, current, target)
+            raise InvalidTransition(entity, key, str(current), str(target))
         moved = tx.conn.execute(
             update(table)
             .where(table.c.id == key, table.c.status == current)
@@ -724,7 +724,7 @@ class _Core:
             now_status = tx.conn.execute(
                 select(table.c.status).where(table.c.id == key)
             ).scalar_one_or_none()
-            raise InvalidTransition(entity, key, str(now_status), target)
+            raise InvalidTransition(entity, key, str(now_status), str(target))
 
     @staticmethod
     def _insufficient(conn: Connection, sku: str, location: str, qty: int) -> InsufficientStock:

@@ -56,7 +56,7 @@ class ApprovalsMixin(_Core):
             row = self._locked(tx.conn, APPROVAL, "approval", approval_id)
             target = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
             if row["status"] != ApprovalStatus.PENDING:
-                raise InvalidTransition("approval", approval_id, row["status"], target)
+                raise InvalidTransition("approval", approval_id, row["status"], target.value)
             moved = tx.conn.execute(
                 APPROVAL.update()
                 .where(
@@ -71,7 +71,7 @@ class ApprovalsMixin(_Core):
                 )
             ).rowcount
             if moved != 1:
-                raise InvalidTransition("approval", approval_id, "decided", target)
+                raise InvalidTransition("approval", approval_id, "decided", target.value)
             tx.before = {"status": row["status"]}
             tx.after = {"status": target.value}
             return ApprovalView(

@@ -408,7 +408,7 @@ class OrdersMixin(StockMixin):
             check_text("reason", reason, required=True)
             current = order["status"]
             if OrderStatus.CANCELLED not in TRANSITIONS["order"].get(current, frozenset()):
-                raise InvalidTransition("order", order_id, current, OrderStatus.CANCELLED)
+                raise InvalidTransition("order", order_id, current, OrderStatus.CANCELLED.value)
             self._require_approval(
                 tx,
                 current == OrderStatus.SHIPPED and self.settings.approvals.cancel_shipped_orders,
@@ -511,7 +511,7 @@ class OrdersMixin(StockMixin):
                 ).rowcount
                 if moved != 1:
                     raise InvalidTransition(
-                        "reservation", res["id"], "not open", ReservationStatus.COMMITTED
+                        "reservation", res["id"], "not open", ReservationStatus.COMMITTED.value
                     )
                 self._change_on_hand(
                     tx,

@@ -279,7 +279,7 @@ class ProcurementMixin(StockMixin):
                 PurchaseOrderStatus.PARTIALLY_RECEIVED,
             ):
                 raise InvalidTransition(
-                    "purchase_order", po_id, po["status"], PurchaseOrderStatus.RECEIVED
+                    "purchase_order", po_id, po["status"], PurchaseOrderStatus.RECEIVED.value
                 )
             lines = {
                 r.sku: r
