@@ -673,6 +673,8 @@ class _Builder:
         arrivals = np.zeros((d_count + horizon_pad, p_count), dtype=np.int64)
         transfer_in = np.zeros((d_count + 2, p_count), dtype=np.int64)
         sold = np.zeros((d_count, p_count), dtype=np.int64)
+        window = min(90, d_count)
+        closing = np.zeros((window, p_count), dtype=np.int64)
         orders: list[tuple[npt.NDArray[np.int64], ...]] = []  # (day, arrival, pair, qty)
         transfers: list[
             tuple[int, npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]
@@ -752,6 +754,8 @@ class _Builder:
                         arrivals[arrive, dp] += q
                         on_order[dp] += q
                         orders.append((np.full(len(dp), d), arrive, dp, q, late))
+            if d >= d_count - window:
+                closing[d - (d_count - window)] = oh
             if d % tick == 0:
                 self._tick("simulate", d, d_count)
         self._tick("simulate", d_count, d_count)
@@ -783,6 +787,7 @@ class _Builder:
             )
             led.add(dst, self.clock.at(d + 1, 9 * 3600), q, "transfer_in", reason=reason, ref_type="transfer", ref_id=refs)  # fmt: skip
         self.oh = oh
+        self.closing = closing
         self._purchase_history(orders, rng)
         self.review = review
 
@@ -1439,11 +1444,10 @@ class _Builder:
         if bad:  # pragma: no cover - a bug in the seed
             raise AssertionError(f"seed: unintended negative stock at pairs {bad[:5]}")
         ps = self.pair_sku
-        recent = self.expected[-28:].mean(axis=0)
-        lead = self.lead[ps]
-        rop = np.ceil(recent * lead + 1.65 * np.sqrt(recent * np.maximum(lead, 1)) + 1).astype(
-            np.int64
-        )
+        # The planner's minimum: the level stock closed below on about one day in ten over
+        # the last quarter, at least one unit.
+        low_water = np.percentile(self.closing, 10, axis=0, method="lower")
+        rop = np.maximum(1, low_water).astype(np.int64)
         self.w.tables["stock"] = {
             "sku": [self.sku[int(i)] for i in ps],
             "location": [self.loc_codes[int(x)] for x in self.pair_loc],
