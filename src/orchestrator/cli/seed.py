@@ -12,7 +12,14 @@ from typing import Any
 
 import typer
 
-__all__ = ["register"]
+__all__ = [
+    "import_app",
+    "import_products_command",
+    "import_sales_command",
+    "import_stock_command",
+    "register",
+    "seed_command",
+]
 
 _DB_OPTION = typer.Option(
     None,
