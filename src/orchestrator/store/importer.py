@@ -349,12 +349,16 @@ def import_products(
         raise ImportFailed(source, sorted(errors))
     report = ImportReport(kind="products", source=source, format=fmt, rows=len(rows))
     with engine.begin() as conn:
-        existing = {
-            r.sku
-            for r in conn.execute(
-                select(PRODUCT.c.sku).where(PRODUCT.c.sku.in_([r.sku for _, r in rows]))
-            )
-        } if rows else set()  # fmt: skip
+        existing = (
+            {
+                r.sku
+                for r in conn.execute(
+                    select(PRODUCT.c.sku).where(PRODUCT.c.sku.in_([r.sku for _, r in rows]))
+                )
+            }
+            if rows
+            else set()
+        )
         new: list[dict[str, Any]] = []
         changed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for _, row in rows:
@@ -468,9 +472,12 @@ def import_stock(
             current = stock.get(key)
             if current is not None and row.on_hand < current.reserved:
                 errors.append(
-                    (line, f"on_hand={row.on_hand}: below the {current.reserved} units reserved "
-                     f"for {row.sku} at {row.location}")
-                )  # fmt: skip
+                    (
+                        line,
+                        f"on_hand={row.on_hand}: below the {current.reserved} units reserved "
+                        f"for {row.sku} at {row.location}",
+                    )
+                )
         if errors:
             raise ImportFailed(source, sorted(errors))
         now = utcnow()
@@ -502,9 +509,13 @@ def import_stock(
                 )
                 if row.on_hand:
                     ledger.append(
-                        base | {"delta": row.on_hand, "kind": LedgerKind.OPENING.value,
-                                "reason": f"opening balance imported from {ref} line {line}"}
-                    )  # fmt: skip
+                        base
+                        | {
+                            "delta": row.on_hand,
+                            "kind": LedgerKind.OPENING.value,
+                            "reason": f"opening balance imported from {ref} line {line}",
+                        }
+                    )
                 continue
             delta = row.on_hand - current.on_hand
             moves.append(
@@ -520,9 +531,13 @@ def import_stock(
             )
             if delta:
                 ledger.append(
-                    base | {"delta": delta, "kind": LedgerKind.ADJUSTMENT.value,
-                            "reason": f"counted {row.on_hand} (stock import {ref} line {line})"}
-                )  # fmt: skip
+                    base
+                    | {
+                        "delta": delta,
+                        "kind": LedgerKind.ADJUSTMENT.value,
+                        "reason": f"counted {row.on_hand} (stock import {ref} line {line})",
+                    }
+                )
         if created:
             conn.execute(insert(STOCK), created)
         if moves:
@@ -596,16 +611,22 @@ def import_sales(
             current = stock.get(key)
             if current is None:
                 errors.append(
-                    (line, f"sku={row.sku!r} location={row.location!r}: not stocked there; "
-                     "import its stock first")
-                )  # fmt: skip
+                    (
+                        line,
+                        f"sku={row.sku!r} location={row.location!r}: not stocked there; "
+                        "import its stock first",
+                    )
+                )
                 continue
             available = left.get(key, current.on_hand - current.reserved)
             if row.quantity > available:
                 errors.append(
-                    (line, f"quantity={row.quantity}: only {available} of {row.sku} available "
-                     f"at {row.location}")
-                )  # fmt: skip
+                    (
+                        line,
+                        f"quantity={row.quantity}: only {available} of {row.sku} available "
+                        f"at {row.location}",
+                    )
+                )
             left[key] = available - row.quantity
         if errors:
             raise ImportFailed(source, sorted(errors))

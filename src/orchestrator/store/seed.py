@@ -196,6 +196,11 @@ _FAILED_ERRORS = (
 _CARRIERS = ("Royal Mail", "DPD", "Evri", "DHL")
 
 
+def _columns(names: str) -> dict[str, list[Any]]:
+    """Empty columns for the space-separated column names."""
+    return {name: [] for name in names.split()}
+
+
 def _gauss(doy: npt.NDArray[np.float64], centre: float, width: float) -> npt.NDArray[np.float64]:
     dist = np.abs(doy - centre)
     dist = np.minimum(dist, 365.0 - dist)
@@ -349,10 +354,9 @@ class _Builder:
         worlds = ("electronics", "grocery", "household")
         picks = first + [int(rng.choice(by_world[worlds[w]])) for w in rest_worlds]
         counters: dict[str, int] = {}
-        cols: dict[str, list[Any]] = {k: [] for k in (
-            "sku", "name", "category", "unit", "price_cents", "cost_cents", "description",
-            "perishable", "shelf_life_days", "weight_grams", "active", "attributes", "created_at",
-        )}  # fmt: skip
+        cols = _columns(
+            "sku name category unit price_cents cost_cents description perishable shelf_life_days weight_grams active attributes created_at"
+        )
         self.tpl = [templates[i] for i in picks]
         self.base = np.empty(n)
         self.intermittent = np.zeros(n, dtype=bool)
@@ -457,14 +461,15 @@ class _Builder:
         # Per supplier: a base lead time and reliability that its offers vary around.
         base_lead = rng.integers(0, 8, len(chosen))
         reliability = rng.uniform(0.78, 0.99, len(chosen))
-        offer: dict[str, list[Any]] = {
-            k: [] for k in ("id", "supplier_id", "sku", "unit_cost_cents", "lead_time_days", "moq", "on_time_rate", "active")
-        }  # fmt: skip
+        offer = _columns(
+            "id supplier_id sku unit_cost_cents lead_time_days moq on_time_rate active"
+        )
         n = self.n_skus
         self.primary = np.zeros(n, dtype=np.int64)
         self.lead = np.zeros(n, dtype=np.int64)
         self.moq = np.ones(n, dtype=np.int64)
         self.on_time = np.ones(n)
+        self.primary_cost = np.zeros(n, dtype=np.int64)
         self.offers_by_supplier: dict[int, list[tuple[int, int, int]]] = {}
         for i in range(n):
             pool = serving[worlds[int(self.world[i])]]
@@ -499,12 +504,13 @@ class _Builder:
                     self.lead[i] = lead
                     self.moq[i] = moq
                     self.on_time[i] = rate
-                    self.primary_cost = getattr(self, "primary_cost", {})
                     self.primary_cost[i] = unit
         self.offer_lead = {
             (sid, sku): lead
-            for sid, sku, lead in zip(offer["supplier_id"], offer["sku"], offer["lead_time_days"], strict=True)
-        }  # fmt: skip
+            for sid, sku, lead in zip(
+                offer["supplier_id"], offer["sku"], offer["lead_time_days"], strict=True
+            )
+        }
         self.w.tables["supplier_offer"] = offer
 
     # customers -----------------------------------------------------------------------------
@@ -567,8 +573,7 @@ class _Builder:
         rng = self.rng["demand"]
         d_count, n = self.days, self.n_skus
         days = np.arange(d_count)
-        dates = [self.clock.start + timedelta(days=int(d)) for d in (0, d_count - 1)]
-        dow = (dates[0].weekday() + days) % 7
+        dow = (self.clock.start.weekday() + days) % 7
         doy = np.array(
             [(self.clock.start + timedelta(days=int(d))).timetuple().tm_yday - 1 for d in days],
             dtype=np.float64,
@@ -607,12 +612,14 @@ class _Builder:
             uplift[start : start + length, i] = 1 + disc / 100 * rng.uniform(4, 8)
             promo_id[start : start + length, i] = k
             self.promo_reason.append(f"promo {pid}: {disc}% off")
-            promo_lists.setdefault(i, []).append({
-                "id": pid,
-                "start": self.clock.date(start).isoformat(),
-                "end": self.clock.date(start + length - 1).isoformat(),
-                "discount_pct": disc,
-            })  # fmt: skip
+            promo_lists.setdefault(i, []).append(
+                {
+                    "id": pid,
+                    "start": self.clock.date(start).isoformat(),
+                    "end": self.clock.date(start + length - 1).isoformat(),
+                    "discount_pct": disc,
+                }
+            )
         for i, plist in promo_lists.items():
             self.products["attributes"][i]["promotions"] = plist
         self.w.promotions = len(promos)
@@ -633,7 +640,6 @@ class _Builder:
         demand[:, inter] = sparse[:, inter]
         self.demand_mat = demand.astype(np.int64)
         self.expected = np.where(inter, lam_int * 1.6, lam)
-        del dates
 
     # inventory simulation ------------------------------------------------------------------
 
@@ -692,8 +698,13 @@ class _Builder:
                 hit = np.nonzero(back)[0]
                 if len(hit):
                     oh[hit] += back[hit]
-                    led.add(hit, self.clock.at(d, 14 * 3600), back[hit], "return",
-                            reason="customer return, restocked")  # fmt: skip
+                    led.add(
+                        hit,
+                        self.clock.at(d, 14 * 3600),
+                        back[hit],
+                        "return",
+                        reason="customer return, restocked",
+                    )
             s_d = np.minimum(self.demand_mat[d], oh)
             sold[d] = s_d
             oh -= s_d
@@ -702,8 +713,15 @@ class _Builder:
                 hit = np.nonzero(spoiled)[0]
                 if len(hit):
                     oh[hit] -= spoiled[hit]
-                    led.add(hit, self.clock.at(d, 21 * 3600), -spoiled[hit], "adjustment",
-                            reason=[f"expired: past {int(self.shelf[ps[h]])}-day shelf life" for h in hit])  # fmt: skip
+                    led.add(
+                        hit,
+                        self.clock.at(d, 21 * 3600),
+                        -spoiled[hit],
+                        "adjustment",
+                        reason=[
+                            f"expired: past {int(self.shelf[ps[h]])}-day shelf life" for h in hit
+                        ],
+                    )
             counted = np.nonzero(rng.random(p_count) < 1 / 180)[0]
             if len(counted):
                 adj = rng.choice([-3, -2, -1, -1, 1, 2], len(counted))
@@ -785,7 +803,15 @@ class _Builder:
                 ref_type="transfer",
                 ref_id=refs,
             )
-            led.add(dst, self.clock.at(d + 1, 9 * 3600), q, "transfer_in", reason=reason, ref_type="transfer", ref_id=refs)  # fmt: skip
+            led.add(
+                dst,
+                self.clock.at(d + 1, 9 * 3600),
+                q,
+                "transfer_in",
+                reason=reason,
+                ref_type="transfer",
+                ref_id=refs,
+            )
         self.oh = oh
         self.closing = closing
         self._purchase_history(orders, rng)
@@ -811,7 +837,7 @@ class _Builder:
         new[1:] = np.any(key[1:] != key[:-1], axis=1)
         po_idx = np.cumsum(new) - 1
         n_po = int(new.sum())
-        unit = np.array([self.primary_cost[int(i)] for i in self.pair_sku[pair]], dtype=np.int64)
+        unit = self.primary_cost[self.pair_sku[pair]]
         totals = np.bincount(po_idx, weights=unit * qty, minlength=n_po).astype(np.int64)
         firsts = np.nonzero(new)[0]
         arrived = arrive < self.days
@@ -893,8 +919,12 @@ class _Builder:
         n = max(120, self.n_customers // 4)
         n_placed = max(n // 5, self.n_anomalies + 10)
         statuses = ["placed"] * n_placed + list(
-            rng.choice(["draft", "shipped", "delivered", "cancelled"], n - n_placed, p=[0.12, 0.15, 0.56, 0.17])
-        )  # fmt: skip
+            rng.choice(
+                ["draft", "shipped", "delivered", "cancelled"],
+                n - n_placed,
+                p=[0.12, 0.15, 0.56, 0.17],
+            )
+        )
         ages = {
             "draft": (0.05, 5),
             "placed": (0.05, 3),
@@ -908,17 +938,15 @@ class _Builder:
             created = int(now - rng.uniform(lo, hi) * DAY)
             plans.append((created, str(status)))
         plans.sort()
-        o: dict[str, list[Any]] = {k: [] for k in (
-            "id", "customer_id", "status", "location", "channel", "subtotal_cents", "discount_cents",
-            "shipping_cents", "total_cents", "shipping_address", "created_at", "updated_at",
-            "placed_at", "cancelled_reason",
-        )}  # fmt: skip
-        ol: dict[str, list[Any]] = {
-            k: [] for k in ("id", "order_id", "sku", "qty", "unit_price_cents")
-        }
-        res: dict[str, list[Any]] = {k: [] for k in ("id", "order_id", "order_line_id", "sku", "location", "qty", "status", "created_at", "updated_at")}  # fmt: skip
-        pay: dict[str, list[Any]] = {k: [] for k in ("id", "order_id", "kind", "amount_cents", "status", "provider_ref", "created_at")}  # fmt: skip
-        shp: dict[str, list[Any]] = {k: [] for k in ("id", "order_id", "location", "carrier", "service", "cost_cents", "tracking", "status", "shipped_at", "delivered_at")}  # fmt: skip
+        o = _columns(
+            "id customer_id status location channel subtotal_cents discount_cents shipping_cents total_cents shipping_address created_at updated_at placed_at cancelled_reason"
+        )
+        ol = _columns("id order_id sku qty unit_price_cents")
+        res = _columns("id order_id order_line_id sku location qty status created_at updated_at")
+        pay = _columns("id order_id kind amount_cents status provider_ref created_at")
+        shp = _columns(
+            "id order_id location carrier service cost_cents tracking status shipped_at delivered_at"
+        )
         self.order_lines_of: dict[int, list[tuple[int, int, int, int]]] = {}
         self.order_meta: dict[int, tuple[int, str, int]] = {}
 
@@ -1051,10 +1079,8 @@ class _Builder:
             if delivered
             else []
         )
-        ret: dict[str, list[Any]] = {k: [] for k in ("id", "order_id", "customer_id", "status", "reason", "refund_cents", "created_at", "updated_at")}  # fmt: skip
-        rl: dict[str, list[Any]] = {
-            k: [] for k in ("id", "return_id", "order_line_id", "sku", "qty")
-        }
+        ret = _columns("id order_id customer_id status reason refund_cents created_at updated_at")
+        rl = _columns("id return_id order_line_id sku qty")
         order_updated = dict(
             zip(self.w.tables["orders"]["id"], self.w.tables["orders"]["updated_at"], strict=True)
         )
@@ -1098,7 +1124,9 @@ class _Builder:
         # Support tickets.
         n = max(40, self.n_customers // 12)
         order_ids = list(self.order_meta)
-        tk: dict[str, list[Any]] = {k: [] for k in ("id", "customer_id", "order_id", "subject", "body", "category", "priority", "status", "created_at", "updated_at")}  # fmt: skip
+        tk = _columns(
+            "id customer_id order_id subject body category priority status created_at updated_at"
+        )
         plans = sorted(int(now - rng.uniform(0.02, 30) * DAY) for _ in range(n))
         for created in plans:
             cat_, subject, body = cat.TICKET_SUBJECTS[
@@ -1204,27 +1232,36 @@ class _Builder:
                 else str(rng.choice(["buyer:alex", "buyer:sam", "ops:jordan"]))
             )
         self.w.tables["purchase_order"] = {
-            k: list(np.asarray(po[k]).tolist() if isinstance(po[k], np.ndarray) else po[k]) + extra_po[k] for k in po
-        }  # fmt: skip
+            k: list(np.asarray(po[k]).tolist() if isinstance(po[k], np.ndarray) else po[k])
+            + extra_po[k]
+            for k in po
+        }
         self.w.tables["purchase_order_line"] = {
-            k: list(np.asarray(line[k]).tolist() if isinstance(line[k], np.ndarray) else line[k]) + extra_line[k] for k in line
-        }  # fmt: skip
+            k: list(np.asarray(line[k]).tolist() if isinstance(line[k], np.ndarray) else line[k])
+            + extra_line[k]
+            for k in line
+        }
 
     def _integrations(self, rng: np.random.Generator) -> None:
         now = self.clock.now
         n_posted = max(30, self.n_skus // 5)
         n_failed = max(5, self.n_skus // 50)
-        txn: dict[str, list[Any]] = {k: [] for k in (
-            "id", "source", "external_id", "kind", "sku", "location", "delta", "status", "attempts",
-            "error", "payload", "created_at", "updated_at", "posted_at",
-        )}  # fmt: skip
+        txn = _columns(
+            "id source external_id kind sku location delta status attempts error payload created_at updated_at posted_at"
+        )
         self.txn = txn
         plans = sorted(
             [(int(now - rng.uniform(0.5, 20) * DAY), "posted") for _ in range(n_posted)]
             + [(int(now - rng.uniform(0.5, 20) * DAY), "failed") for _ in range(n_failed)]
         )
-        sources = (("pos-shop", "sale", 2), ("marketplace", "sale", 0), ("erp", "receipt", 0),
-                   ("erp", "receipt", 1), ("wms", "adjustment", 1), ("returns-portal", "return", 0))  # fmt: skip
+        sources = (
+            ("pos-shop", "sale", 2),
+            ("marketplace", "sale", 0),
+            ("erp", "receipt", 0),
+            ("erp", "receipt", 1),
+            ("wms", "adjustment", 1),
+            ("returns-portal", "return", 0),
+        )
         counters: dict[str, int] = {}
         for created, status in plans:
             source, kind, loc = sources[int(rng.integers(0, len(sources)))]
@@ -1265,7 +1302,15 @@ class _Builder:
             txn["posted_at"].append(posted_at if status == "posted" else NULL_TIME)
             if status == "posted":
                 self.oh[p] += delta
-                self.w.ledger.add(p, posted_at, delta, kind, reason=f"{source} {txn['external_id'][-1]}", ref_type="integration", ref_id=str(tid))  # fmt: skip
+                self.w.ledger.add(
+                    p,
+                    posted_at,
+                    delta,
+                    kind,
+                    reason=f"{source} {txn['external_id'][-1]}",
+                    ref_type="integration",
+                    ref_id=str(tid),
+                )
         self.w.tables["integration_transaction"] = txn
 
     # anomalies -----------------------------------------------------------------------------
