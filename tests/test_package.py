@@ -14,6 +14,7 @@ PUBLIC_MODULES = [
     "orchestrator.errors",
     "orchestrator.settings",
     "orchestrator.store",
+    "orchestrator.analytics",
     "orchestrator.store.services",
     "orchestrator.tools",
 ]

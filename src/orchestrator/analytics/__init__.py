@@ -1,0 +1,59 @@
+"""Inventory analytics: demand forecasting and vectorized inventory-policy math.
+
+Pure functions with no I/O and no dependency on the store. The policy math
+(`orchestrator.analytics.policy`) needs only numpy and scipy; the forecasting functions
+(`orchestrator.analytics.forecast`) need the `forecast` extra (statsforecast, pandas), which
+they import when called, so importing this package stays light.
+"""
+
+from __future__ import annotations
+
+from orchestrator.analytics.policy import (
+    BaseStockResult,
+    EOQBackorderResult,
+    EOQDiscountResult,
+    EOQResult,
+    PoissonBaseStockResult,
+    ReorderPointResult,
+    RQResult,
+    SafetyStockResult,
+    ServiceMeasure,
+    SsPoissonResult,
+    SSResult,
+    base_stock_normal,
+    base_stock_poisson,
+    eoq,
+    eoq_all_units_discount,
+    eoq_with_backorders,
+    normal_loss,
+    reorder_point,
+    rq_eoq_ss,
+    safety_stock,
+    ss_poisson_exact,
+    ss_power_approximation,
+)
+
+__all__ = [
+    "BaseStockResult",
+    "EOQBackorderResult",
+    "EOQDiscountResult",
+    "EOQResult",
+    "PoissonBaseStockResult",
+    "RQResult",
+    "ReorderPointResult",
+    "SSResult",
+    "SafetyStockResult",
+    "ServiceMeasure",
+    "SsPoissonResult",
+    "base_stock_normal",
+    "base_stock_poisson",
+    "eoq",
+    "eoq_all_units_discount",
+    "eoq_with_backorders",
+    "normal_loss",
+    "reorder_point",
+    "rq_eoq_ss",
+    "safety_stock",
+    "ss_poisson_exact",
+    "ss_power_approximation",
+]

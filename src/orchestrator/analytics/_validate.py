@@ -1,0 +1,80 @@
+"""Argument checks shared by the analytics functions: float arrays, bounds, shapes.
+
+Every check raises `orchestrator.errors.ConfigError` (a `ValueError`) whose message names the
+argument, the rule, the offending value and, for arrays, its index, for example
+``holding_cost must be > 0, got -1.0 at index 3``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from orchestrator.errors import ConfigError
+
+Bound = Literal["positive", "nonnegative", "any", "probability"]
+
+_RULES: dict[Bound, str] = {
+    "positive": "must be > 0",
+    "nonnegative": "must be >= 0",
+    "any": "must be finite",
+    "probability": "must be strictly between 0 and 1",
+}
+
+
+def _where(array: npt.NDArray[np.float64], bad: npt.NDArray[np.bool_]) -> tuple[float, str]:
+    index = np.argwhere(bad)[0]
+    value = float(array[tuple(index)])
+    if array.ndim == 0:
+        return value, ""
+    if array.ndim == 1:
+        return value, f" at index {int(index[0])}"
+    return value, f" at index {tuple(int(i) for i in index)}"
+
+
+def as_float_array(name: str, value: npt.ArrayLike, bound: Bound) -> npt.NDArray[np.float64]:
+    """Convert `value` to a float64 array and check it against `bound`.
+
+    NaN is always refused; infinity is refused for every bound (a cost or a demand of infinity
+    has no meaningful policy).
+
+    Raises:
+        ConfigError: `value` is not numeric, holds NaN or infinity, or breaks the bound.
+    """
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} must be numeric, got {value!r}") from exc
+    finite = np.isfinite(array)
+    if not finite.all():
+        bad_value, where = _where(array, ~finite)
+        raise ConfigError(f"{name} must be a finite number, got {bad_value}{where}")
+    if bound == "positive":
+        bad = array <= 0
+    elif bound == "nonnegative":
+        bad = array < 0
+    elif bound == "probability":
+        bad = (array <= 0) | (array >= 1)
+    else:
+        return array
+    if bad.any():
+        bad_value, where = _where(array, bad)
+        raise ConfigError(f"{name} {_RULES[bound]}, got {bad_value}{where}")
+    return array
+
+
+def broadcast(**arrays: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], ...]:
+    """Broadcast the named arrays together (in keyword order).
+
+    Raises:
+        ConfigError: the shapes do not broadcast; the message lists each argument's shape.
+    """
+    try:
+        return tuple(np.broadcast_arrays(*arrays.values()))
+    except ValueError as exc:
+        shapes = ", ".join(f"{name} {a.shape}" for name, a in arrays.items())
+        raise ConfigError(
+            f"argument shapes do not match: {shapes}; pass scalars or arrays of one shape"
+        ) from exc
