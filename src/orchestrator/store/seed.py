@@ -305,6 +305,8 @@ class _Clock:
 
 
 class _Builder:
+    """Generates the world phase by phase, each phase with its own random stream."""
+
     def __init__(
         self,
         *,
@@ -969,6 +971,9 @@ class _Builder:
                 best = np.nonzero(self.pair_loc == loc)[0]
                 p = int(best[np.argmax(self.oh[best] - self.reserved[best])])
                 lines = [(p, 1)]
+                if need_stock and self.oh[p] - self.reserved[p] < 1:
+                    # Nothing available to reserve there: the customer never got past the basket.
+                    status, need_stock = "draft", False
             placed_cancel = status == "cancelled" and rng.random() < 0.5
             placed_at = (
                 created + int(rng.integers(60, 1800))
@@ -1327,7 +1332,10 @@ class _Builder:
             if st == "open":
                 p = int(self.pair_of[self.sku.index(sku_), self.loc_codes.index(loc_)])
                 order_of_pair.setdefault(p, []).append((rid, oid))
-        cancelled = [oid for oid, (_, st, _) in self.order_meta.items() if st == "cancelled"]
+        # An orphan points at a closed order: a cancelled one (else a delivered one).
+        cancelled = [oid for oid, (_, st, _) in self.order_meta.items() if st == "cancelled"] or [
+            oid for oid, (_, st, _) in self.order_meta.items() if st == "delivered"
+        ]
         self.mismatch = np.zeros(self.n_pairs, dtype=np.int64)
         order = rng.permutation(self.n_pairs)
 
@@ -1390,7 +1398,7 @@ class _Builder:
                 res["updated_at"].append(t)
                 self.reserved[p] += q
                 entry.update(
-                    detail=f"open reservation of {q} for cancelled order {oid}",
+                    detail=f"open reservation of {q} for {self.order_meta[oid][1]} order {oid}",
                     reservation_ids=[rid],
                     order_ids=[oid],
                 )
