@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
@@ -520,3 +522,34 @@ def test_cli_seeds_and_prints_the_manifest(tmp_path: Path) -> None:
     assert "already holds data" in again.output
     forced = runner.invoke(app, [*args, "--force", "--anomalies", "0"])
     assert forced.exit_code == 0, forced.output
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    skus=st.integers(10, 60),
+    days=st.integers(28, 120),
+    customers=st.integers(10, 200),
+    anomalies=st.integers(0, 9),
+    seed_value=st.integers(0, 10_000),
+)
+def test_any_small_world_balances_except_its_manifest(
+    skus: int, days: int, customers: int, anomalies: int, seed_value: int
+) -> None:
+    from orchestrator.store.invariants import check_invariants
+
+    engine = make_engine("sqlite://")
+    try:
+        report = seed(
+            engine,
+            skus=skus,
+            days=days,
+            customers=customers,
+            anomalies=anomalies,
+            seed=seed_value,
+        )
+        found = check_invariants(engine, now=datetime(2026, 11, 1, tzinfo=UTC))
+        assert sorted((v.rule, v.sku, v.location) for v in found.violations) == sorted(
+            (a.kind, a.sku, a.location) for a in report.anomalies
+        )
+    finally:
+        engine.dispose()
