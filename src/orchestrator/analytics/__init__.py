@@ -8,6 +8,17 @@ they import when called, so importing this package stays light.
 
 from __future__ import annotations
 
+from orchestrator.analytics.forecast import (
+    ADI_CUTOFF,
+    CV2_CUTOFF,
+    DemandClass,
+    DemandForecast,
+    DemandProfile,
+    ForecastMethod,
+    SeriesForecast,
+    classify_demand,
+    forecast_demand,
+)
 from orchestrator.analytics.policy import (
     BaseStockResult,
     EOQBackorderResult,
@@ -34,22 +45,31 @@ from orchestrator.analytics.policy import (
 )
 
 __all__ = [
+    "ADI_CUTOFF",
+    "CV2_CUTOFF",
     "BaseStockResult",
+    "DemandClass",
+    "DemandForecast",
+    "DemandProfile",
     "EOQBackorderResult",
     "EOQDiscountResult",
     "EOQResult",
+    "ForecastMethod",
     "PoissonBaseStockResult",
     "RQResult",
     "ReorderPointResult",
     "SSResult",
     "SafetyStockResult",
+    "SeriesForecast",
     "ServiceMeasure",
     "SsPoissonResult",
     "base_stock_normal",
     "base_stock_poisson",
+    "classify_demand",
     "eoq",
     "eoq_all_units_discount",
     "eoq_with_backorders",
+    "forecast_demand",
     "normal_loss",
     "reorder_point",
     "rq_eoq_ss",
