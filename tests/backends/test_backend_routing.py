@@ -189,3 +189,42 @@ def test_one_scripted_model_drives_crewai_too() -> None:
     llm = r.crewai_llm("analyst", "forecast")
     assert llm.call([{"role": "user", "content": "go"}]) == "crew answer"
     assert scripted.calls[0].messages[-1].content == "go"
+
+
+def test_a_reply_cut_at_max_tokens_is_repaired_then_typed() -> None:
+    from pydantic import BaseModel
+
+    from orchestrator import StructuredOutputError
+    from orchestrator.backends import Capabilities, structured_output
+
+    class Intent(BaseModel):
+        intent: str
+
+    bodies: list[bytes] = []
+
+    def truncated(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.content)
+        return httpx.Response(
+            200,
+            json={
+                "id": "x",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "smollm2",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": '{"intent": "ref'},
+                        "finish_reason": "length",
+                    }
+                ],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 8, "total_tokens": 13},
+            },
+        )
+
+    model = _model_with_transport(httpx.MockTransport(truncated))
+    caps = Capabilities(json_schema=True, json_mode=False)
+    with pytest.raises(StructuredOutputError, match="ref"):
+        structured_output(model, "hi", Intent, capabilities=caps)
+    assert len(bodies) == 2
+    assert b'"json_schema"' in bodies[0]

@@ -15,8 +15,8 @@ from typing import Any, NoReturn
 import httpx
 import openai
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.messages import BaseMessage
-from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
@@ -64,6 +64,18 @@ def translate_error(
     return BackendError(f"{model} at {base_url} failed: {type(exc).__name__}: {exc}")
 
 
+def _truncated(exc: openai.LengthFinishReasonError) -> ChatResult:
+    """The reply cut off at max_tokens, as a message; validation decides whether it is usable.
+
+    langchain-openai raises when a `response_format` reply hits the length limit; the text is
+    still an answer (e.g. to repair), so it is returned with `finish_reason="length"`.
+    """
+    choice = exc.completion.choices[0] if exc.completion.choices else None
+    content = (choice.message.content if choice else None) or ""
+    message = AIMessage(content=content, response_metadata={"finish_reason": "length"})
+    return ChatResult(generations=[ChatGeneration(message=message)])
+
+
 class OpenAICompatibleChatModel(ChatOpenAI):
     """`ChatOpenAI` whose failures are `BackendError`s naming the URL and what to do.
 
@@ -88,6 +100,8 @@ class OpenAICompatibleChatModel(ChatOpenAI):
     ) -> ChatResult:
         try:
             return super()._generate(messages, stop, run_manager, **kwargs)
+        except openai.LengthFinishReasonError as exc:
+            return _truncated(exc)
         except (openai.OpenAIError, httpx.HTTPError) as exc:
             self._raise(exc)
 
@@ -100,6 +114,8 @@ class OpenAICompatibleChatModel(ChatOpenAI):
     ) -> ChatResult:
         try:
             return await super()._agenerate(messages, stop, run_manager, **kwargs)
+        except openai.LengthFinishReasonError as exc:
+            return _truncated(exc)
         except (openai.OpenAIError, httpx.HTTPError) as exc:
             self._raise(exc)
 

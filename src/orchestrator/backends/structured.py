@@ -244,6 +244,8 @@ def _protocol_schema(specs: Sequence[_ToolSpec]) -> dict[str, Any]:
     branches = []
     for spec in specs:
         params = {k: v for k, v in spec.parameters.items() if k not in ("title", "description")}
+        # Without this a grammar lets a small model add keys until max_tokens cuts it off.
+        params.setdefault("additionalProperties", False)
         branches.append(
             {
                 "type": "object",
