@@ -13,15 +13,16 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.sql.dml import Insert
 
 from orchestrator.errors import (
     ApprovalRequired,
@@ -93,6 +94,14 @@ INTEGRATION = _table(IntegrationTransaction)
 APPROVAL = _table(Approval)
 AUDIT = _table(AuditLog)
 IDEMPOTENCY = _table(IdempotencyRecord)
+
+# Statements of the write path, built once: building a Core statement costs more than running
+# a cached one.
+AUDIT_INSERT = insert(AUDIT)
+IDEMPOTENCY_INSERT = insert(IDEMPOTENCY)
+IDEMPOTENCY_SELECT = select(
+    IDEMPOTENCY.c.operation, IDEMPOTENCY.c.request_hash, IDEMPOTENCY.c.result
+).where(IDEMPOTENCY.c.key == bindparam("key_"))
 
 MAX_QTY = 1_000_000
 """The largest quantity one call may move; more is refused as absurd."""
@@ -329,6 +338,86 @@ class _NoReplay(Exception):
 
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
 
+_AUDIT_COLUMNS = (
+    "at",
+    "actor",
+    "agent",
+    "operation",
+    "arguments",
+    "before",
+    "after",
+    "outcome",
+    "reason",
+    "idempotency_key",
+    "error",
+)
+_JSON_COLUMNS = frozenset({"arguments", "before", "after", "result"})
+
+
+class _Bookkeeping:
+    """The audit and idempotency statements of every write, at the driver level.
+
+    They run on the transaction's own DBAPI connection, skipping SQLAlchemy's per-statement
+    machinery: on SQLite that machinery costs more than the statements. Values are written
+    exactly as SQLAlchemy's column types would write them (SQLite: `YYYY-MM-DD HH:MM:SS.ffffff`
+    UTC text and JSON text; PostgreSQL: timestamptz and json).
+    """
+
+    def __init__(self, dialect: str) -> None:
+        self.sqlite = dialect == "sqlite"
+        if self.sqlite:
+            mark: Callable[[str], str] = lambda name: f":{name}"  # noqa: E731
+        else:
+            mark = lambda name: f"%({name})s"  # noqa: E731
+            from psycopg.types.json import Json
+
+            self._json_type = Json
+        self.audit_sql = (
+            f"INSERT INTO audit_log ({', '.join(_AUDIT_COLUMNS)}) "
+            f"VALUES ({', '.join(mark(c) for c in _AUDIT_COLUMNS)})"
+        )
+        idem = ("key", "operation", "request_hash", "result", "created_at")
+        self.idem_insert_sql = (
+            f"INSERT INTO idempotency_record ({', '.join(idem)}) "
+            f"VALUES ({', '.join(mark(c) for c in idem)})"
+        )
+        self.idem_select_sql = (
+            "SELECT operation, request_hash, result FROM idempotency_record "
+            f"WHERE key = {mark('key')}"
+        )
+
+    def _params(self, row: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in row.items():
+            if name in _JSON_COLUMNS:
+                value = json.dumps(value) if self.sqlite else self._json_type(value)
+            elif isinstance(value, datetime):
+                value = value.astimezone(UTC)
+                if self.sqlite:
+                    value = value.strftime("%Y-%m-%d %H:%M:%S.%f")
+            out[name] = value
+        return out
+
+    def audit(self, conn: Connection, row: dict[str, Any]) -> None:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(self.audit_sql, self._params(row))
+        cursor.close()
+
+    def remember(self, conn: Connection, row: dict[str, Any]) -> None:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(self.idem_insert_sql, self._params(row))
+        cursor.close()
+
+    def recall(self, conn: Connection, key: str) -> tuple[str, str, Any] | None:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(self.idem_select_sql, {"key": key})
+        row = cursor.fetchone()
+        cursor.close()
+        if row is None:
+            return None
+        result = json.loads(row[2]) if isinstance(row[2], str) else row[2]
+        return str(row[0]), str(row[1]), result
+
 
 def _sqlstate(exc: DBAPIError) -> str | None:
     return cast(str | None, getattr(exc.orig, "sqlstate", None))
@@ -348,6 +437,11 @@ class _Core:
         self.engine = engine
         self.settings = settings if settings is not None else Settings()
         self._postgres = engine.dialect.name == "postgresql"
+        self._books = _Bookkeeping(engine.dialect.name)
+        dbapi = engine.dialect.dbapi
+        self._driver_integrity: type[Exception] = (
+            dbapi.IntegrityError if dbapi is not None else IntegrityError
+        )
 
     # -- the write path -----------------------------------------------------------------
 
@@ -394,18 +488,12 @@ class _Core:
                         settings=self.settings,
                     )
                     if key is not None:
-                        first = conn.execute(
-                            select(
-                                IDEMPOTENCY.c.operation,
-                                IDEMPOTENCY.c.request_hash,
-                                IDEMPOTENCY.c.result,
-                            ).where(IDEMPOTENCY.c.key == key)
-                        ).first()
+                        first = self._books.recall(conn, key)
                         if first is not None:
                             return self._replayed(tx, key, digest, view, first)
                     result = fn(tx)
-                    conn.execute(
-                        insert(AUDIT),
+                    self._books.audit(
+                        conn,
                         {
                             "at": tx.now,
                             "actor": actor.name,
@@ -421,8 +509,8 @@ class _Core:
                         },
                     )
                     if key is not None:
-                        conn.execute(
-                            insert(IDEMPOTENCY),
+                        self._books.remember(
+                            conn,
                             {
                                 "key": key,
                                 "operation": operation,
@@ -437,7 +525,7 @@ class _Core:
                     self._audit_failure(operation, audit_args, actor, key, reason, exc)
                     raise
                 raise self._record_approval(operation, audit_args, actor, key, exc) from None
-            except (OrchestratorError, IntegrityError) as exc:
+            except (OrchestratorError, IntegrityError, self._driver_integrity) as exc:
                 if key is not None and not isinstance(exc, IdempotencyConflict):
                     # Another worker may have committed the same key while we ran: its
                     # result is ours (the guard or the unique key refused our duplicate).
@@ -448,10 +536,11 @@ class _Core:
                     except _NoReplay:
                         pass
                 error: Exception = exc
-                if isinstance(exc, IntegrityError):
+                if not isinstance(exc, OrchestratorError):
+                    cause = getattr(exc, "orig", None) or exc
                     error = StoreError(
                         f"{operation} conflicted with a concurrent change or a missing row "
-                        f"({type(exc.orig).__name__}: {str(exc.orig).splitlines()[0]}); "
+                        f"({type(cause).__name__}: {str(cause).splitlines()[0]}); "
                         "nothing was changed, retry the call"
                     )
                 self._audit_failure(operation, audit_args, actor, key, reason, error)
@@ -464,12 +553,15 @@ class _Core:
                 self._audit_failure(operation, audit_args, actor, key, reason, exc)
                 raise
 
-    def _replayed(self, tx: Tx, key: str, digest: str, view: type[V], first: Any) -> V:
-        if first.operation != tx.operation or first.request_hash != digest:
-            raise IdempotencyConflict(key, tx.operation, first.operation)
-        result = view.model_validate(first.result)
-        tx.conn.execute(
-            insert(AUDIT),
+    def _replayed(
+        self, tx: Tx, key: str, digest: str, view: type[V], first: tuple[str, str, Any]
+    ) -> V:
+        first_operation, first_hash, first_result = first
+        if first_operation != tx.operation or first_hash != digest:
+            raise IdempotencyConflict(key, tx.operation, first_operation)
+        result = view.model_validate(first_result)
+        self._books.audit(
+            tx.conn,
             {
                 "at": tx.now,
                 "actor": tx.actor.name,
@@ -496,11 +588,7 @@ class _Core:
         view: type[V],
     ) -> V:
         with self.engine.begin() as conn:
-            first = conn.execute(
-                select(
-                    IDEMPOTENCY.c.operation, IDEMPOTENCY.c.request_hash, IDEMPOTENCY.c.result
-                ).where(IDEMPOTENCY.c.key == key)
-            ).first()
+            first = self._books.recall(conn, key)
             if first is None:
                 raise _NoReplay
             tx = Tx(
@@ -545,7 +633,7 @@ class _Core:
         }
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(AUDIT), row)
+                conn.execute(AUDIT_INSERT, row)
         except Exception:  # pragma: no cover - the original error matters more
             pass
 
@@ -572,7 +660,7 @@ class _Core:
                 },
             ).scalar_one()
             conn.execute(
-                insert(AUDIT),
+                AUDIT_INSERT,
                 {
                     "at": now,
                     "actor": actor.name,
@@ -741,9 +829,10 @@ class _Core:
         return InsufficientStock(sku, location, qty, int(row.on_hand) - int(row.reserved))
 
     @staticmethod
-    def _insert_id(conn: Connection, table: Table, values: Mapping[str, Any]) -> int:
-        """Insert one row and return its new integer id."""
-        pk = conn.execute(insert(table), dict(values)).inserted_primary_key
+    def _insert_id(conn: Connection, table: Table | Insert, values: Mapping[str, Any]) -> int:
+        """Insert one row (into a table, or with a prebuilt INSERT) and return its new id."""
+        stmt = table if isinstance(table, Insert) else insert(table)
+        pk = conn.execute(stmt, dict(values)).inserted_primary_key
         assert pk is not None
         return int(pk[0])
 

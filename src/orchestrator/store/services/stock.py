@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -36,6 +36,23 @@ from orchestrator.store.services.views import ReservationView, StockView, Transf
 __all__ = ["StockMixin"]
 
 _STOCK_COLS = (STOCK.c.on_hand, STOCK.c.reserved, STOCK.c.reorder_point, STOCK.c.updated_at)
+
+
+def _hold_statement(guarded: bool) -> Any:
+    stmt = update(STOCK).where(
+        STOCK.c.sku == bindparam("sku_"), STOCK.c.location == bindparam("location_")
+    )
+    if guarded:
+        stmt = stmt.where(STOCK.c.on_hand - STOCK.c.reserved >= bindparam("qty_"))
+    return stmt.values(
+        reserved=STOCK.c.reserved + bindparam("qty_"), updated_at=bindparam("now_")
+    ).returning(*_STOCK_COLS)
+
+
+# The reservation hot path, built once (see _core: building costs more than running).
+_HOLD_GUARDED = _hold_statement(True)
+_HOLD_BACKORDER = _hold_statement(False)
+_RESERVATION_INSERT = insert(RESERVATION)
 
 
 def stock_view(sku: str, location: str, row: Any) -> StockView:
@@ -171,11 +188,9 @@ class StockMixin(_Core):
             (reservation id, stock row after).
         """
         conn = tx.conn
-        stmt = update(STOCK).where(STOCK.c.sku == sku, STOCK.c.location == location)
-        if not tx.backorders:
-            stmt = stmt.where(STOCK.c.on_hand - STOCK.c.reserved >= qty)
         after = conn.execute(
-            stmt.values(reserved=STOCK.c.reserved + qty, updated_at=tx.now).returning(*_STOCK_COLS)
+            _HOLD_BACKORDER if tx.backorders else _HOLD_GUARDED,
+            {"sku_": sku, "location_": location, "qty_": qty, "now_": tx.now},
         ).first()
         if after is None:
             if tx.backorders:
@@ -186,7 +201,7 @@ class StockMixin(_Core):
             raise self._insufficient(conn, sku, location, qty)
         reservation_id = self._insert_id(
             conn,
-            RESERVATION,
+            _RESERVATION_INSERT,
             {
                 "order_id": order_id,
                 "order_line_id": order_line_id,
