@@ -255,15 +255,24 @@ def _poisson_cdf(k: FloatArray, mean: FloatArray) -> FloatArray:
 
 def _poisson_quantile(prob: FloatArray, mean: FloatArray) -> FloatArray:
     """The smallest integer k >= 0 with F(k) >= prob, F the Poisson(mean) cdf (as scipy's ppf)."""
+    prob, mean = np.broadcast_arrays(prob, mean)
+    shape = prob.shape
+    prob, mean = prob.ravel(), mean.ravel()
     z = special.ndtri(prob)
     k = np.floor(np.maximum(mean + z * np.sqrt(mean) + (z * z - 1.0) / 6.0, 0.0))
-    for _ in range(10_000):
-        up = _poisson_cdf(k, mean) < prob
-        down = ~up & (k > 0) & (_poisson_cdf(k - 1.0, mean) >= prob)
-        if not (up.any() or down.any()):
-            break
-        k = k + up - down
-    return k
+    # The Cornish-Fisher guess is almost always right or one off: step only the SKUs that
+    # need it.
+    low = np.flatnonzero(_poisson_cdf(k, mean) < prob)
+    while low.size:
+        k[low] += 1.0
+        low = low[_poisson_cdf(k[low], mean[low]) < prob[low]]
+    high = np.flatnonzero(k > 0)
+    high = high[_poisson_cdf(k[high] - 1.0, mean[high]) >= prob[high]]
+    while high.size:
+        k[high] -= 1.0
+        high = high[k[high] > 0]
+        high = high[_poisson_cdf(k[high] - 1.0, mean[high]) >= prob[high]]
+    return k.reshape(shape)
 
 
 def _poisson_cost(
@@ -438,31 +447,46 @@ def eoq_all_units_discount(
             f"breakpoints rows {b.shape[:-1]}"
         ) from exc
     n = b.shape[-1]
-    k_, i_, lam_ = (np.broadcast_to(a, shape)[..., None] for a in (k, i, lam))
+    k_, i_, lam_ = (np.array(np.broadcast_to(a, shape)) for a in (k, i, lam))
     b_ = np.broadcast_to(b, (*shape, n))
     c_ = np.broadcast_to(c, (*shape, n))
+    order_cost = k_ * lam_
+    best_cost = np.full(shape, np.inf)
+    best_q = np.zeros(shape)
+    best_region = np.zeros(shape, dtype=np.int64)
+    q = np.empty(shape)
+    cost = np.empty(shape)
+    scratch = np.empty(shape)
 
-    def cost(q: FloatArray, unit: FloatArray) -> FloatArray:
-        return np.asarray(unit * lam_ + k_ * lam_ / q + i_ * unit * q / 2.0, dtype=np.float64)
+    def offer(region: int, realizable: npt.NDArray[np.bool_] | None) -> None:
+        # cost = c_j lambda + K lambda / Q + i c_j Q / 2, in place; `scratch` holds i c_j.
+        unit = c_[..., region]
+        np.divide(order_cost, q, out=cost)
+        np.add(cost, unit * lam_, out=cost)
+        np.add(cost, scratch * q / 2.0, out=cost)
+        better = cost < best_cost
+        if realizable is not None:
+            better &= realizable
+        np.copyto(best_cost, cost, where=better)
+        np.copyto(best_q, q, where=better)
+        np.copyto(best_region, region, where=better)
 
-    q_star = np.sqrt(2.0 * k_ * lam_ / (i_ * c_))
-    upper = np.concatenate([b_[..., 1:], np.full((*shape, 1), np.inf)], axis=-1)
-    realizable = (q_star >= b_) & (q_star < upper)
-    eoq_cost = np.where(realizable, cost(q_star, c_), np.inf)
-    if n > 1:
-        bp_cost = cost(b_[..., 1:], c_[..., 1:])
-        candidates_q = np.concatenate([q_star, b_[..., 1:]], axis=-1)
-        candidates_cost = np.concatenate([eoq_cost, bp_cost], axis=-1)
-        candidates_region = np.concatenate([np.arange(n), np.arange(1, n)])
-    else:
-        candidates_q, candidates_cost = q_star, eoq_cost
-        candidates_region = np.arange(n)
-    best = np.argmin(candidates_cost, axis=-1)[..., None]
-    return EOQDiscountResult(
-        order_quantity=np.take_along_axis(candidates_q, best, axis=-1)[..., 0],
-        region=candidates_region[best[..., 0]].astype(np.int64),
-        cost=np.take_along_axis(candidates_cost, best, axis=-1)[..., 0],
-    )
+    # Candidates in stockpyl's order, so that ties resolve as there: each region's own EOQ
+    # when it lies inside the region, then each breakpoint b_k (k >= 1) priced in region k.
+    for j in range(n):
+        np.multiply(i_, c_[..., j], out=scratch)
+        np.divide(order_cost, scratch, out=q)
+        q *= 2.0
+        np.sqrt(q, out=q)
+        inside = q >= b_[..., j]
+        if j + 1 < n:
+            inside &= q < b_[..., j + 1]
+        offer(j, inside)
+    for j in range(1, n):
+        np.multiply(i_, c_[..., j], out=scratch)
+        np.copyto(q, b_[..., j])
+        offer(j, None)
+    return EOQDiscountResult(order_quantity=best_q, region=best_region, cost=best_cost)
 
 
 # --------------------------------------------------------------------------- base stock
@@ -879,8 +903,13 @@ def _renewal(mu: FloatArray, width: int) -> FloatArray:
     m = np.empty((n, width))
     m0 = 1.0 / -np.expm1(-mu)
     m[:, 0] = m0
+    # Poisson mass beyond mu + 10 sqrt(mu) + 10 is below 1e-18: leave it out of the sums.
+    support = int(np.ceil((mu + 10.0 * np.sqrt(mu)).max())) + 10 if n else 1
     for j in range(1, width):
-        m[:, j] = m0 * np.einsum("ij,ij->i", pmf[:, 1 : j + 1], m[:, j - 1 :: -1])
+        lo = max(0, j - support)
+        m[:, j] = m0 * np.einsum(
+            "ij,ij->i", pmf[:, 1 : j - lo + 1], m[:, j - 1 : lo - 1 if lo else None : -1]
+        )
     return m
 
 
@@ -1024,14 +1053,16 @@ def _ss_search(
     best_s = np.zeros(rows)
     best_big_s = np.zeros(rows)
     first = int((y_star - lowest_s - 1.0).min())
+    buffer = np.empty((rows, width))
     for i in range(first, width):
         big_s = lowest_s + 1.0 + i
         valid = (big_s >= y_star) & (big_s <= b)
         if not valid.any():
             continue
-        numerator = np.cumsum(m[:, : i + 1] * g[:, i::-1], axis=1)
-        numerator += k[:, None]
-        costs = numerator / big_m[:, : i + 1]
+        costs = np.multiply(m[:, : i + 1], g[:, i::-1], out=buffer[:, : i + 1])
+        costs[:, 0] += k
+        np.cumsum(costs, axis=1, out=costs)
+        np.divide(costs, big_m[:, : i + 1], out=costs)
         n_best = np.argmin(costs, axis=1)
         c = costs[np.arange(rows), n_best]
         better = valid & (c < best_cost)
