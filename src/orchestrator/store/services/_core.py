@@ -354,6 +354,10 @@ _AUDIT_COLUMNS = (
 _JSON_COLUMNS = frozenset({"arguments", "before", "after", "result"})
 
 
+class _Encoded(str):
+    """JSON text already encoded (the canonical arguments), written as is on SQLite."""
+
+
 class _Bookkeeping:
     """The audit and idempotency statements of every write, at the driver level.
 
@@ -390,11 +394,20 @@ class _Bookkeeping:
         out: dict[str, Any] = {}
         for name, value in row.items():
             if name in _JSON_COLUMNS:
-                value = json.dumps(value) if self.sqlite else self._json_type(value)
+                if isinstance(value, _Encoded):
+                    value = str(value) if self.sqlite else self._json_type(json.loads(value))
+                elif value is None:
+                    value = "null" if self.sqlite else None
+                else:
+                    value = json.dumps(value) if self.sqlite else self._json_type(value)
             elif isinstance(value, datetime):
                 value = value.astimezone(UTC)
                 if self.sqlite:
-                    value = value.strftime("%Y-%m-%d %H:%M:%S.%f")
+                    u = value
+                    value = (
+                        f"{u.year:04d}-{u.month:02d}-{u.day:02d} "
+                        f"{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}"
+                    )
             out[name] = value
         return out
 
@@ -499,7 +512,7 @@ class _Core:
                             "actor": actor.name,
                             "agent": actor.agent,
                             "operation": operation,
-                            "arguments": audit_args,
+                            "arguments": _Encoded(canonical) if self._books.sqlite else audit_args,
                             "before": tx.before,
                             "after": tx.after,
                             "outcome": "ok",
