@@ -30,6 +30,7 @@ from orchestrator.analytics import policy
 @dataclass
 class Row:
     name: str
+    first_s: float
     vector_s: float
     loop_n: int
     loop_s: float
@@ -99,14 +100,18 @@ def run(skus: int, sample: int, ss_sample: int, seed: int) -> list[Row]:
         vector: Callable[[], list[np.ndarray]],
         loop_one: Callable[[int], tuple[float, ...]],
         n_loop: int = sample,
+        repeats: int = 3,
     ) -> None:
-        vec, vec_s = timed(vector)
+        vec, first_s = timed(vector)
+        vec_s = first_s
+        for _ in range(repeats - 1):
+            vec_s = min(vec_s, timed(vector)[1])
         n_loop = min(n_loop, skus)
         ref, loop_s = timed(lambda: [loop_one(i) for i in range(n_loop)])
         columns = [list(col) for col in zip(*ref, strict=True)]
         worst, same = compare(vec, columns)
-        rows.append(Row(name, vec_s, n_loop, loop_s, skus, worst, same))
-        print(f"  {name}: {vec_s:.3f} s", flush=True)
+        rows.append(Row(name, first_s, vec_s, n_loop, loop_s, skus, worst, same))
+        print(f"  {name}: first call {first_s:.3f} s, best {vec_s:.3f} s", flush=True)
 
     bench(
         "eoq",
@@ -255,6 +260,7 @@ def run(skus: int, sample: int, ss_sample: int, seed: int) -> list[Row]:
         ),
         lambda i: s_ss.s_s_discrete_exact(h[i], p[i], k[i], True, mu[i]),
         n_loop=ss_sample,
+        repeats=1,
     )
     return rows
 
@@ -278,15 +284,19 @@ def main() -> None:
     )
     rows = run(args.skus, args.sample, args.ss_sample, args.seed)
     header = (
-        f"{'function':<27}{'vector s':>10}{'loop n':>8}{'loop s':>9}"
+        f"{'function':<27}{'first s':>9}{'best s':>9}{'loop n':>8}{'loop s':>9}"
         f"{'loop s scaled':>15}{'ratio':>11}{'max rel diff':>14}  same  <=5s  >=100x"
     )
     print()
+    print(
+        "first s: the first call in the process; best s: the best of 3 calls (1 for (s, S)),\n"
+        "used for the ratio and the 5 s target. loop s scaled = loop s / loop n x SKUs."
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
         print(
-            f"{r.name:<27}{r.vector_s:>10.3f}{r.loop_n:>8}{r.loop_s:>9.2f}"
+            f"{r.name:<27}{r.first_s:>9.3f}{r.vector_s:>9.3f}{r.loop_n:>8}{r.loop_s:>9.2f}"
             f"{r.loop_scaled_s:>15.1f}{r.ratio:>10.0f}x{r.max_rel_diff:>14.1e}"
             f"  {'yes' if r.identical else 'NO':<4}  {'yes' if r.vector_s <= 5 else 'NO':<4}"
             f"  {'yes' if r.ratio >= 100 else 'NO'}"

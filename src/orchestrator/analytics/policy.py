@@ -917,6 +917,22 @@ def _g(y: FloatArray, h: FloatArray, p: FloatArray, lam: FloatArray) -> FloatArr
     return _poisson_cost(y, h, p, lam)
 
 
+def _g_window(levels: FloatArray, h: FloatArray, p: FloatArray, lam: FloatArray) -> FloatArray:
+    """G over consecutive integer levels (one row per SKU), from one cdf call per row.
+
+    The cdf along a row is its value below the first level plus the running sum of the pmf,
+    which avoids an incomplete-gamma evaluation per cell.
+    """
+    lam_ = lam[:, None]
+    pmf = _poisson_pmf(levels, lam_)
+    cdf = np.cumsum(pmf, axis=1)
+    cdf += _poisson_cdf(levels[:, :1] - 1.0, lam_)
+    np.minimum(cdf, 1.0, out=cdf)
+    shortfall = (lam_ - levels) * (1.0 - cdf) + lam_ * pmf
+    leftover = (levels - lam_) * cdf + lam_ * pmf
+    return np.asarray(h[:, None] * leftover + p[:, None] * shortfall, dtype=np.float64)
+
+
 def _first_at_most(
     lo: FloatArray,
     hi: FloatArray,
@@ -1022,8 +1038,8 @@ def _ss_cost_windows(
     for idx, w in _chunks(widths):
         m = _renewal(mu[idx], w)
         offsets = np.arange(w, dtype=np.float64)
-        levels = big_s[idx, None] - offsets[None, :]
-        g = _g(levels, h[idx, None], p[idx, None], lam[idx, None])
+        rising = big_s[idx, None] - (w - 1.0) + offsets[None, :]
+        g = _g_window(rising, h[idx], p[idx], lam[idx])[:, ::-1]
         inside = offsets[None, :] < widths[idx, None]
         numerator = k[idx] + np.sum(np.where(inside, m * g, 0.0), axis=1)
         total = np.sum(np.where(inside, m, 0.0), axis=1)
@@ -1048,7 +1064,7 @@ def _ss_search(
     big_m = np.cumsum(m, axis=1)  # big_m[:, n - 1] = M(n)
     # g[:, i] = G(lowest_s + 1 + i); levels beyond b are never an order-up-to level.
     levels = lowest_s[:, None] + 1.0 + np.arange(width, dtype=np.float64)[None, :]
-    g = _g(levels, h[:, None], p[:, None], lam[:, None])
+    g = _g_window(levels, h, p, lam)
     best_cost = np.full(rows, np.inf)
     best_s = np.zeros(rows)
     best_big_s = np.zeros(rows)
