@@ -289,7 +289,9 @@ class StockLedger(SQLModel, table=True):
 
     __tablename__ = "stock_ledger"
     __table_args__ = (
-        Index("ix_ledger_sku_location", "sku", "location"),
+        # delta is in the index so that per-(sku, location) sums are index-only scans: the
+        # invariant check sums a million rows in a fraction of a second.
+        Index("ix_ledger_sku_location", "sku", "location", "delta"),
         Index("ix_ledger_ref", "ref_type", "ref_id"),
     )
 

@@ -264,7 +264,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("stock_ledger", schema=None) as batch_op:
         batch_op.create_index("ix_ledger_ref", ["ref_type", "ref_id"], unique=False)
-        batch_op.create_index("ix_ledger_sku_location", ["sku", "location"], unique=False)
+        batch_op.create_index("ix_ledger_sku_location", ["sku", "location", "delta"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_stock_ledger_created_at"), ["created_at"], unique=False
         )
