@@ -426,9 +426,11 @@ def _check_keys(
                 )
             )
     stock: dict[tuple[str, str], Any] = {}
+    # Locked until the import commits (PostgreSQL), so the checks against reserved and
+    # available stock still hold when the rows are written.
     for start in range(0, len(skus), 500):
         chunk = skus[start : start + 500]
-        for r in conn.execute(select(STOCK).where(STOCK.c.sku.in_(chunk))):
+        for r in conn.execute(select(STOCK).where(STOCK.c.sku.in_(chunk)).with_for_update()):
             stock[(r.sku, r.location)] = r
     return stock
 
