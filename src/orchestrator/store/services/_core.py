@@ -64,7 +64,7 @@ from orchestrator.store.models import (
     utcnow,
 )
 
-__all__ = ["MAX_AMOUNT_CENTS", "MAX_QTY", "Actor"]
+__all__ = ["HINTS", "MAX_AMOUNT_CENTS", "MAX_QTY", "Actor"]
 
 V = TypeVar("V", bound=BaseModel)
 
@@ -102,6 +102,18 @@ IDEMPOTENCY_INSERT = insert(IDEMPOTENCY)
 IDEMPOTENCY_SELECT = select(
     IDEMPOTENCY.c.operation, IDEMPOTENCY.c.request_hash, IDEMPOTENCY.c.result
 ).where(IDEMPOTENCY.c.key == bindparam("key_"))
+
+HINTS: dict[str, str] = {
+    "order": "check the id with get_order or customer_orders",
+    "customer": "check the id with get_customer",
+    "reservation": "list them with list_reservations",
+    "ticket": "check the id with get_ticket",
+    "return": "check the id with get_return",
+    "purchase order": "check the id with get_purchase_order",
+    "integration transaction": "list them with list_integration_transactions",
+    "approval": "list waiting ones with pending_approvals",
+}
+"""What to do when an id names nothing, per entity (the second half of a NotFound message)."""
 
 MAX_QTY = 1_000_000
 """The largest quantity one call may move; more is refused as absurd."""
@@ -796,7 +808,7 @@ class _Core:
             stmt = stmt.with_for_update()
         row = conn.execute(stmt).mappings().first()
         if row is None:
-            raise NotFound(entity, key)
+            raise NotFound(entity, key, HINTS.get(entity, ""))
         return row
 
     @staticmethod

@@ -19,6 +19,7 @@ from orchestrator.store.models import (
 )
 from orchestrator.store.services._core import (
     CUSTOMER,
+    HINTS,
     ORDER_LINE,
     ORDERS,
     PRODUCT,
@@ -81,7 +82,7 @@ def order_view(conn: Connection, order_id: int) -> OrderView:
     """An `OrderView` with each line's reserved units, read in `conn`."""
     order = conn.execute(select(ORDERS).where(ORDERS.c.id == order_id)).mappings().first()
     if order is None:
-        raise NotFound("order", order_id)
+        raise NotFound("order", order_id, HINTS["order"])
     held = (
         select(
             RESERVATION.c.order_line_id.label("line_id"),
@@ -274,7 +275,7 @@ class OrdersMixin(StockMixin):
                 tx.conn.execute(select(CUSTOMER.c.id).where(CUSTOMER.c.id == customer_id)).first()
                 is None
             ):
-                raise NotFound("customer", customer_id)
+                raise NotFound("customer", customer_id, HINTS["customer"])
             self._location(tx.conn, location)
             order_id = self._insert_id(
                 tx.conn,

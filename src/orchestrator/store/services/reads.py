@@ -16,6 +16,7 @@ from orchestrator.store.services._core import (
     APPROVAL,
     AUDIT,
     CUSTOMER,
+    HINTS,
     INTEGRATION,
     LEDGER,
     OFFER,
@@ -266,7 +267,7 @@ class ReadsMixin(_Core):
             row = conn.execute(select(CUSTOMER).where(CUSTOMER.c.id == customer_id)).mappings()
             found = row.first()
         if found is None:
-            raise NotFound("customer", customer_id)
+            raise NotFound("customer", customer_id, HINTS["customer"])
         return CustomerView(**_fields(CustomerView, found))
 
     def get_return(self, return_id: int) -> ReturnView:
@@ -289,7 +290,7 @@ class ReadsMixin(_Core):
         with self._read() as conn:
             row = conn.execute(select(TICKET).where(TICKET.c.id == ticket_id)).mappings().first()
         if row is None:
-            raise NotFound("ticket", ticket_id)
+            raise NotFound("ticket", ticket_id, HINTS["ticket"])
         return TicketView(**_fields(TicketView, row))
 
     # -- suppliers and purchase orders ------------------------------------------------------
@@ -367,7 +368,7 @@ class ReadsMixin(_Core):
                 .first()
             )
         if row is None:
-            raise NotFound("integration transaction", txn_id)
+            raise NotFound("integration transaction", txn_id, HINTS["integration transaction"])
         return IntegrationTxnView(**_fields(IntegrationTxnView, row))
 
     def pending_approvals(self, limit: int = 100) -> list[ApprovalView]:
@@ -396,7 +397,7 @@ class ReadsMixin(_Core):
                 .first()
             )
         if row is None:
-            raise NotFound("approval", approval_id)
+            raise NotFound("approval", approval_id, HINTS["approval"])
         return ApprovalView(**_fields(ApprovalView, row))
 
     def audit_log(
@@ -431,7 +432,7 @@ def return_view(conn: Connection, return_id: int) -> ReturnView:
     """A `ReturnView` read in `conn`."""
     row = conn.execute(select(RETURNS).where(RETURNS.c.id == return_id)).mappings().first()
     if row is None:
-        raise NotFound("return", return_id)
+        raise NotFound("return", return_id, HINTS["return"])
     lines = conn.execute(
         select(RETURN_LINE).where(RETURN_LINE.c.return_id == return_id).order_by(RETURN_LINE.c.id)
     ).mappings()
@@ -445,7 +446,7 @@ def purchase_order_view(conn: Connection, po_id: int) -> PurchaseOrderView:
     """A `PurchaseOrderView` read in `conn`."""
     row = conn.execute(select(PO).where(PO.c.id == po_id)).mappings().first()
     if row is None:
-        raise NotFound("purchase order", po_id)
+        raise NotFound("purchase order", po_id, HINTS["purchase order"])
     lines = conn.execute(
         select(PO_LINE).where(PO_LINE.c.purchase_order_id == po_id).order_by(PO_LINE.c.id)
     ).mappings()

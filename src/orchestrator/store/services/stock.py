@@ -16,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from orchestrator.errors import InvalidInput, InvariantViolation, NotFound
 from orchestrator.store.models import LedgerKind, OrderStatus, ReservationStatus
 from orchestrator.store.services._core import (
+    HINTS,
     LEDGER,
     ORDER_LINE,
     ORDERS,
@@ -351,7 +352,7 @@ class StockMixin(_Core):
             )
         ).first()
         if order is None:
-            raise NotFound("order", order_id)
+            raise NotFound("order", order_id, HINTS["order"])
         self._own_customer(tx, order.customer_id, f"order {order_id}")
         if order.status not in (OrderStatus.DRAFT, OrderStatus.PLACED):
             raise InvalidInput(

@@ -8,6 +8,7 @@ from orchestrator.errors import InvalidInput, NotFound
 from orchestrator.store.models import TicketStatus
 from orchestrator.store.services._core import (
     CUSTOMER,
+    HINTS,
     ORDERS,
     TICKET,
     Actor,
@@ -67,14 +68,14 @@ class TicketsMixin(_Core):
                 tx.conn.execute(select(CUSTOMER.c.id).where(CUSTOMER.c.id == customer_id)).first()
                 is None
             ):
-                raise NotFound("customer", customer_id)
+                raise NotFound("customer", customer_id, HINTS["customer"])
             if order_id is not None:
                 check_id("order_id", order_id)
                 owner = tx.conn.execute(
                     select(ORDERS.c.customer_id).where(ORDERS.c.id == order_id)
                 ).scalar_one_or_none()
                 if owner is None:
-                    raise NotFound("order", order_id)
+                    raise NotFound("order", order_id, HINTS["order"])
                 if owner != customer_id:
                     raise InvalidInput(
                         "order_id", order_id, f"it is not an order of customer {customer_id}"
