@@ -185,10 +185,19 @@ class TestForecastDemand:
             forecast_demand(rows, horizon=1, lead_time=0)
         with pytest.raises(ConfigError, match="season_length"):
             forecast_demand(rows, horizon=1, lead_time=1, season_length=52)
+        with pytest.raises(ConfigError, match="ets_model"):
+            forecast_demand(rows, horizon=1, lead_time=1, ets_model="AMN")
         with pytest.raises(ConfigError, match="no column"):
             forecast_demand(pd.DataFrame({"sku": ["a"]}), horizon=1, lead_time=1)
         with pytest.raises(ConfigError, match="series id is missing"):
             forecast_demand([(None, 0, 1.0)], horizon=1, lead_time=1)
+
+    def test_full_ets_search_is_available(self) -> None:
+        rng = np.random.default_rng(2)
+        rows = [("s", w, float(q)) for w, q in enumerate(rng.poisson(30, 30))]
+        f = forecast_demand(rows, horizon=2, lead_time=1, ets_model="ZZZ")
+        assert f.methods.tolist() == ["AutoETS"]
+        assert 20 < f.horizon_mean[0] < 40
 
     def test_iteration_and_lookup(self, mixed: DemandForecast) -> None:
         assert len(mixed) == 10

@@ -2,8 +2,8 @@
 
 Every function takes keyword-only arguments that may be scalars or numpy arrays of one shape
 (or shapes that broadcast together); one call computes a whole catalogue. Results are small
-frozen dataclasses whose fields are numpy arrays of the broadcast shape (0-d arrays for scalar
-input: ``float(result.order_quantity)`` gives a Python float).
+frozen dataclasses whose fields are numpy arrays of the broadcast shape; for scalar input they
+are 0-d (numpy scalars or 0-d arrays: ``float(result.order_quantity)`` gives a Python float).
 
 The formulas and their names follow Snyder & Shen, *Fundamentals of Supply Chain Theory*
 (2nd ed.), chapters 3-5, and the results match the `stockpyl` library, which reproduces the
@@ -847,6 +847,10 @@ def ss_poisson_exact(
     any achievable cost c_u >= c* it lies in {y: G(y) <= c_u}; the window is searched
     exhaustively, all SKUs at once. Results agree with stockpyl's Zheng-Federgruen
     implementation (`s_s_discrete_exact`) up to ties in cost.
+
+    The work per SKU grows with the square of the window (about S* - s* levels): tens of
+    microseconds for a typical retail SKU, so a million SKUs take about a minute (see
+    `benchmarks/policy.py`); the other policy functions take well under a second.
 
     Args:
         holding_cost: h, cost per item on hand at the end of a period (> 0).
