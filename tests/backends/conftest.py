@@ -90,9 +90,9 @@ def local_router(llama_server: LocalModelServer) -> ModelRouter:
         models={
             "default": "llamacpp:smollm2",
             "base_urls": {"llamacpp": llama_server.base_url},
-            "timeout_s": 60,
+            "timeout_s": 120,
             "max_retries": 1,
-            "max_tokens": 96,
+            "max_tokens": 128,
         }
     )
     return ModelRouter(settings.models)

@@ -240,12 +240,26 @@ def _spec(tool: BaseTool | type[BaseModel]) -> _ToolSpec:
     raise TypeError(f"a tool must be a LangChain BaseTool or a pydantic model class, not {tool!r}")
 
 
+PROTOCOL_MAX_STRING = 200
+"""Longest string argument the text protocol's grammar allows where the tool sets no maxLength."""
+
+
+def _bounded(prop: Any) -> Any:
+    if isinstance(prop, dict) and prop.get("type") == "string" and "maxLength" not in prop:
+        return {**prop, "maxLength": PROTOCOL_MAX_STRING}
+    return prop
+
+
 def _protocol_schema(specs: Sequence[_ToolSpec]) -> dict[str, Any]:
     branches = []
     for spec in specs:
         params = {k: v for k, v in spec.parameters.items() if k not in ("title", "description")}
-        # Without this a grammar lets a small model add keys until max_tokens cuts it off.
+        # Without these a grammar lets a small model add keys, or extend a string, until
+        # max_tokens cuts the reply off.
         params.setdefault("additionalProperties", False)
+        params["properties"] = {
+            name: _bounded(prop) for name, prop in params.get("properties", {}).items()
+        }
         branches.append(
             {
                 "type": "object",
