@@ -81,3 +81,11 @@ def test_tickets(svc: StoreService, shop: Shop) -> None:
         svc.create_ticket(shop.customers[1], "x", "y", order_id=oid, actor=STAFF)
     with pytest.raises(InvalidInput, match="priority"):
         svc.create_ticket(shop.customers[0], "x", "y", priority="asap", actor=STAFF)
+
+
+def test_reject_return(svc: StoreService, shop: Shop) -> None:
+    oid = _shipped(svc, shop, qty=2)
+    ret = svc.initiate_return(oid, [ReturnLineIn(sku="SKU-1", qty=2)], reason="x", actor=STAFF)
+    assert svc.reject_return(ret.id, reason="used", actor=STAFF).status == "rejected"
+    again = svc.initiate_return(oid, [ReturnLineIn(sku="SKU-1", qty=2)], reason="y", actor=STAFF)
+    assert again.status == "requested"  # rejected units count as returnable again

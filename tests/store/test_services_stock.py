@@ -141,3 +141,14 @@ def test_customer_actor_cannot_touch_stock(svc: StoreService, shop: Shop, engine
         svc.reserve("SKU-1", "WH-MAIN", 1, actor=customer)
     [denied] = svc.audit_log(outcome="denied", limit=1)
     assert denied.agent == "support"
+
+
+def test_failed_call_with_a_key_can_be_retried(svc: StoreService, shop: Shop) -> None:
+    svc.reserve("SKU-1", "WH-MAIN", 18, actor=STAFF)
+    with pytest.raises(InsufficientStock):
+        svc.reserve("SKU-1", "WH-MAIN", 5, actor=STAFF, idempotency_key="retry-me")
+    svc.receive_goods("SKU-1", "WH-MAIN", 10, actor=STAFF)
+    res = svc.reserve("SKU-1", "WH-MAIN", 5, actor=STAFF, idempotency_key="retry-me")
+    assert res.status == "open"
+    outcomes = [e.outcome for e in svc.audit_log(idempotency_key="retry-me")]
+    assert outcomes == ["ok", "error"]
