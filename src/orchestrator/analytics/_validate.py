@@ -47,6 +47,19 @@ def as_float_array(name: str, value: npt.ArrayLike, bound: Bound) -> npt.NDArray
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{name} must be numeric, got {value!r}") from exc
+    if array.size == 0:
+        return array
+    # Fast path: two reductions, no temporaries (NaN propagates through min and max).
+    low, high = array.min(), array.max()
+    if np.isfinite(low) and np.isfinite(high):
+        if bound == "any":
+            return array
+        if bound == "positive" and low > 0:
+            return array
+        if bound == "nonnegative" and low >= 0:
+            return array
+        if bound == "probability" and low > 0 and high < 1:
+            return array
     finite = np.isfinite(array)
     if not finite.all():
         bad_value, where = _where(array, ~finite)

@@ -318,7 +318,10 @@ def eoq(
         holding_cost=as_float_array("holding_cost", holding_cost, "positive"),
         demand_rate=as_float_array("demand_rate", demand_rate, "positive"),
     )
-    q = np.sqrt(2.0 * k * lam / h)
+    q = np.multiply(k, lam, out=np.empty(k.shape))
+    q *= 2.0
+    q /= h
+    q = np.sqrt(q, out=q)
     return EOQResult(order_quantity=q, cost=q * h)
 
 
@@ -356,12 +359,14 @@ def eoq_with_backorders(
         stockout_cost=as_float_array("stockout_cost", stockout_cost, "positive"),
         demand_rate=as_float_array("demand_rate", demand_rate, "positive"),
     )
-    q = np.sqrt(2.0 * k * lam * (h + p) / (h * p))
-    return EOQBackorderResult(
-        order_quantity=q,
-        stockout_fraction=h / (h + p),
-        cost=q * (h * p) / (h + p),
-    )
+    h_plus_p = h + p
+    fraction = h / h_plus_p  # x* = h / (h + p)
+    backorder_h = fraction * p  # h p / (h + p)
+    q = np.multiply(k, lam, out=np.empty(k.shape))
+    q *= 2.0
+    q /= backorder_h
+    q = np.sqrt(q, out=q)
+    return EOQBackorderResult(order_quantity=q, stockout_fraction=fraction, cost=q * backorder_h)
 
 
 def _check_schedule(
@@ -823,7 +828,10 @@ def ss_power_approximation(
         demand_mean=as_float_array("demand_mean", demand_mean, "positive"),
         demand_sd=as_float_array("demand_sd", demand_sd, "positive"),
     )
-    q = 1.30 * mu**0.494 * (k / h) ** 0.506 * (1.0 + (sd / mu) ** 2) ** 0.116
+    # One exp of a sum of logs costs half of three powers.
+    cv = sd / mu
+    q = 0.494 * np.log(mu) + 0.506 * np.log(k / h) + 0.116 * np.log1p(cv * cv)
+    q = 1.30 * np.exp(q)
     z = np.sqrt((q / sd) * (h / p))
     s = 0.973 * mu + sd * (0.183 / z + 1.063 - 2.192 * z)
     return SSResult(reorder_point=s, order_up_to_level=s + q)
