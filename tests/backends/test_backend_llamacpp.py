@@ -269,3 +269,42 @@ def test_cli_start_status_stop(
 
 def test_backend_errors_are_one_tree() -> None:
     assert issubclass(LocalServerError, BackendError)
+
+
+def test_ensure_local_server_reuses_or_starts_only_when_needed(
+    llama_server: LocalModelServer, local_pieces: tuple[Path, Path], free_port: Callable[[], int]
+) -> None:
+    from orchestrator.backends.local import ensure_local_server
+
+    binary, model_path = local_pieces
+    running = load_settings(
+        models={"default": "llamacpp:smollm2", "base_urls": {"llamacpp": llama_server.base_url}},
+        local_model={"port": llama_server.port},
+    )
+    with ensure_local_server(running) as started:
+        assert started is None
+    cloud = load_settings(models={"default": "openai:gpt-4o-mini"})
+    with ensure_local_server(cloud) as started:
+        assert started is None
+    port = free_port()
+    needed = load_settings(
+        models={
+            "default": "llamacpp:smollm2",
+            "base_urls": {"llamacpp": f"http://127.0.0.1:{port}/v1"},
+        },
+        local_model={
+            "port": port,
+            "server_binary": str(binary),
+            "model_path": str(model_path),
+            "ctx_size": 2048,
+            "parallel": 1,
+        },
+    )
+    with ensure_local_server(needed) as started:
+        assert started is not None and started.is_healthy()
+        pid = started.pid
+    assert pid is not None
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{pid}").exists()
