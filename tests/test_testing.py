@@ -88,3 +88,22 @@ def test_network_guard_covers_http_clients() -> None:
 
     with pytest.raises(pytest.fail.Exception, match=r"orchestrator\.testing"):
         httpx.get("http://127.0.0.1:8080/health", timeout=1)
+
+
+@pytest.mark.slow
+def test_the_same_script_drives_a_crewai_crew(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CREWAI_DISABLE_TELEMETRY", "true")
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    from crewai import Agent, Crew, Task
+
+    model = ScriptedModel(responses=["Thought: I know it.\nFinal Answer: Reorder 40 MUG-BLUE."])
+    agent = Agent(
+        role="Inventory analyst",
+        goal="Recommend reorders",
+        backstory="You analyse stock.",
+        llm=model.as_crewai_llm(),
+    )
+    task = Task(description="What should we reorder?", expected_output="One sentence", agent=agent)
+    result = Crew(agents=[agent], tasks=[task]).kickoff()
+    assert result.raw == "Reorder 40 MUG-BLUE."
+    assert "What should we reorder?" in str(model.calls[0].messages[-1].content)
