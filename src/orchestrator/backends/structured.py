@@ -141,6 +141,8 @@ def _structured(
                 return validate(_reply_payload(reply))
             except (ValueError, ValidationError) as exc:
                 problem = str(exc)[:600]
+                if reply.response_metadata.get("finish_reason") == "length":
+                    problem = "the reply was cut off at the token limit; give a shorter answer"
                 failures.append(f"{mode} attempt {attempt + 1}: {problem} (reply: {raw[:200]!r})")
                 conversation = [
                     *base,
@@ -240,7 +242,7 @@ def _spec(tool: BaseTool | type[BaseModel]) -> _ToolSpec:
     raise TypeError(f"a tool must be a LangChain BaseTool or a pydantic model class, not {tool!r}")
 
 
-PROTOCOL_MAX_STRING = 200
+PROTOCOL_MAX_STRING = 80
 """Longest string argument the text protocol's grammar allows where the tool sets no maxLength."""
 
 
