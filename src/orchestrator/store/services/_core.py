@@ -397,6 +397,12 @@ class _Bookkeeping:
             f"INSERT INTO idempotency_record ({', '.join(idem)}) "
             f"VALUES ({', '.join(mark(c) for c in idem)})"
         )
+        self.both_sql = (
+            f"WITH audit AS (INSERT INTO audit_log ({', '.join(_AUDIT_COLUMNS)}) "
+            f"VALUES ({', '.join(mark('a_' + c) for c in _AUDIT_COLUMNS)})) "
+            f"INSERT INTO idempotency_record ({', '.join(idem)}) "
+            f"VALUES ({', '.join(mark('i_' + c) for c in idem)})"
+        )
         self.idem_select_sql = (
             "SELECT operation, request_hash, result FROM idempotency_record "
             f"WHERE key = {mark('key')}"
@@ -428,9 +434,23 @@ class _Bookkeeping:
         cursor.execute(self.audit_sql, self._params(row))
         cursor.close()
 
-    def remember(self, conn: Connection, row: dict[str, Any]) -> None:
+    def commit_write(
+        self, conn: Connection, audit: dict[str, Any], remember: dict[str, Any] | None
+    ) -> None:
+        """Write the audit row and, with a key, the idempotency record.
+
+        On PostgreSQL both go in one statement (a data-modifying CTE): one round trip.
+        """
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        cursor.execute(self.idem_insert_sql, self._params(row))
+        if remember is None:
+            cursor.execute(self.audit_sql, self._params(audit))
+        elif self.sqlite:
+            cursor.execute(self.audit_sql, self._params(audit))
+            cursor.execute(self.idem_insert_sql, self._params(remember))
+        else:
+            params = {f"a_{k}": v for k, v in self._params(audit).items()}
+            params.update({f"i_{k}": v for k, v in self._params(remember).items()})
+            cursor.execute(self.both_sql, params)
         cursor.close()
 
     def recall(self, conn: Connection, key: str) -> tuple[str, str, Any] | None:
@@ -517,7 +537,7 @@ class _Core:
                         if first is not None:
                             return self._replayed(tx, key, digest, view, first)
                     result = fn(tx)
-                    self._books.audit(
+                    self._books.commit_write(
                         conn,
                         {
                             "at": tx.now,
@@ -532,18 +552,16 @@ class _Core:
                             "idempotency_key": key,
                             "error": None,
                         },
+                        None
+                        if key is None
+                        else {
+                            "key": key,
+                            "operation": operation,
+                            "request_hash": digest,
+                            "result": result.model_dump(mode="json"),
+                            "created_at": tx.now,
+                        },
                     )
-                    if key is not None:
-                        self._books.remember(
-                            conn,
-                            {
-                                "key": key,
-                                "operation": operation,
-                                "request_hash": digest,
-                                "result": result.model_dump(mode="json"),
-                                "created_at": tx.now,
-                            },
-                        )
                     return result
             except ApprovalRequired as exc:
                 if exc.approval_id is not None:

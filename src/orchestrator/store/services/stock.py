@@ -9,12 +9,12 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Integer, String, bindparam, func, insert, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from orchestrator.errors import InvalidInput, InvariantViolation, NotFound
-from orchestrator.store.models import LedgerKind, OrderStatus, ReservationStatus
+from orchestrator.store.models import LedgerKind, OrderStatus, ReservationStatus, UTCDateTime
 from orchestrator.store.services._core import (
     HINTS,
     LEDGER,
@@ -50,10 +50,52 @@ def _hold_statement(guarded: bool) -> Any:
     ).returning(*_STOCK_COLS)
 
 
+def _hold_and_insert_statement(guarded: bool) -> Any:
+    """PostgreSQL: the guarded UPDATE and the reservation INSERT in one statement.
+
+    `WITH held AS (UPDATE stock ... RETURNING ...), made AS (INSERT INTO reservation SELECT
+    ... FROM held RETURNING id) SELECT ... FROM held, made`: no row when the guard fails (and
+    then nothing was inserted either). One round trip instead of two.
+    """
+    held = _hold_statement(guarded).cte("held")
+    made = (
+        insert(RESERVATION)
+        .from_select(
+            [
+                "order_id",
+                "order_line_id",
+                "sku",
+                "location",
+                "qty",
+                "status",
+                "created_at",
+                "updated_at",
+            ],
+            select(
+                bindparam("order_id_", type_=Integer()),
+                bindparam("order_line_id_", type_=Integer()),
+                bindparam("sku_", type_=String()),
+                bindparam("location_", type_=String()),
+                bindparam("qty_", type_=Integer()),
+                literal(ReservationStatus.OPEN.value, type_=String()),
+                bindparam("now_", type_=UTCDateTime()),
+                bindparam("now_", type_=UTCDateTime()),
+            ).select_from(held),
+        )
+        .returning(RESERVATION.c.id)
+        .cte("made")
+    )
+    return select(
+        made.c.id, held.c.on_hand, held.c.reserved, held.c.reorder_point, held.c.updated_at
+    ).select_from(held.join(made, true()))
+
+
 # The reservation hot path, built once (see _core: building costs more than running).
 _HOLD_GUARDED = _hold_statement(True)
 _HOLD_BACKORDER = _hold_statement(False)
 _RESERVATION_INSERT = insert(RESERVATION)
+_PG_HOLD_GUARDED = _hold_and_insert_statement(True)
+_PG_HOLD_BACKORDER = _hold_and_insert_statement(False)
 
 
 def stock_view(sku: str, location: str, row: Any) -> StockView:
@@ -189,10 +231,17 @@ class StockMixin(_Core):
             (reservation id, stock row after).
         """
         conn = tx.conn
-        after = conn.execute(
-            _HOLD_BACKORDER if tx.backorders else _HOLD_GUARDED,
-            {"sku_": sku, "location_": location, "qty_": qty, "now_": tx.now},
-        ).first()
+        params = {"sku_": sku, "location_": location, "qty_": qty, "now_": tx.now}
+        if self._postgres:
+            params.update(order_id_=order_id, order_line_id_=order_line_id)
+            row = conn.execute(
+                _PG_HOLD_BACKORDER if tx.backorders else _PG_HOLD_GUARDED, params
+            ).first()
+            if row is not None:
+                return int(row.id), row
+        else:
+            row = conn.execute(_HOLD_BACKORDER if tx.backorders else _HOLD_GUARDED, params).first()
+        after = row
         if after is None:
             if tx.backorders:
                 self._ensure_stock(tx, sku, location)
