@@ -251,3 +251,22 @@ def test_capabilities_of_unwraps_fallbacks_and_declared_capabilities() -> None:
     primary = ScriptedModel(capabilities=JSON_MODE)
     assert capabilities_of(primary.with_fallbacks([ScriptedModel()])) is JSON_MODE
     assert capabilities_of(primary.bind(stop=["x"])) is JSON_MODE
+
+
+def test_structured_output_follows_the_fallback_when_the_primary_is_down() -> None:
+    down = Capabilities(
+        reachable=False, detail="no model server answers at http://127.0.0.1:8080/v1"
+    )
+    local = ScriptedModel(responses=[BackendUnavailable("down")], capabilities=down)
+    cloud = ScriptedModel(responses=['{"intent": "refund"}'], capabilities=CONSTRAINED)
+    chain = local.with_fallbacks([cloud], exceptions_to_handle=(BackendUnavailable,))
+    assert capabilities_of(chain) is CONSTRAINED
+    assert structured_output(chain, "money back", Intent).intent == "refund"
+    assert cloud.calls[0].kwargs["response_format"]["type"] == "json_schema"
+
+
+def test_capabilities_of_a_chat_openai_without_base_url_is_full() -> None:
+    from langchain_openai import ChatOpenAI
+
+    caps = capabilities_of(ChatOpenAI(model="gpt-4o-mini", api_key="sk-x"))
+    assert caps.native_tools and caps.json_schema

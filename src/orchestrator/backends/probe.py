@@ -14,6 +14,7 @@ Three questions, each answered by a tiny real request:
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -212,24 +213,34 @@ def probe_backend(
 def capabilities_of(model: Any) -> Capabilities:
     """The capabilities of a chat model as returned by `ModelRouter.chat_model`.
 
-    Unwraps fallbacks (the primary decides) and bindings; asks a scripted model for its
-    declared capabilities; probes an OpenAI-compatible server (cached); assumes OpenAI's own
+    Unwraps fallbacks (the first reachable model of the chain decides) and bindings; asks a
+    scripted model for its declared capabilities; probes an OpenAI-compatible server (cached); assumes OpenAI's own
     API supports everything; and assumes only native tools for any other LangChain model.
     """
     from langchain_core.runnables import RunnableBinding, RunnableWithFallbacks
 
     while True:
         if isinstance(model, RunnableWithFallbacks):
-            model = model.runnable
-        elif isinstance(model, RunnableBinding):
+            # The first reachable model of the chain answers; when the local primary is down,
+            # the request goes to a fallback, so that one's capabilities pick the ladder.
+            first = capabilities_of(model.runnable)
+            if first.reachable:
+                return first
+            for fallback in model.fallbacks:
+                caps = capabilities_of(fallback)
+                if caps.reachable:
+                    return caps
+            return first
+        if isinstance(model, RunnableBinding):
             model = model.bound
         else:
             break
     declared = getattr(model, "capabilities", None)
     if isinstance(declared, Capabilities):
         return declared
-    base = getattr(model, "openai_api_base", None)
-    if type(model).__name__ in {"ChatOpenAI", "OpenAICompatibleChatModel"}:
+    openai_module = sys.modules.get("langchain_openai.chat_models.base")
+    if openai_module is not None and isinstance(model, openai_module.BaseChatOpenAI):
+        base = model.openai_api_base
         if not base:
             return FULL
         timeout = getattr(model, "request_timeout", None)
