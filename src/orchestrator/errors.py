@@ -130,9 +130,12 @@ class InvalidTransition(StoreError):
     def __init__(self, entity: str, key: object, current: str, target: str) -> None:
         self.entity = entity
         self.key = key
-        self.current = current
-        self.target = target
-        super().__init__(f"cannot move {entity} {key!r} from {current!r} to {target!r}")
+        # str() of a StrEnum member is its value: the message shows 'placed', not the repr.
+        self.current = str(current)
+        self.target = str(target)
+        super().__init__(
+            f"cannot move {entity} {key!r} from {self.current!r} to {self.target!r}"
+        )
 
 
 class IdempotencyConflict(StoreError):

@@ -108,3 +108,43 @@ def test_refund_and_purchase_order_thresholds(engine: Engine, shop: Shop) -> Non
         svc.approve_purchase_order(po.id, actor=STAFF, approval_id=err.value.approval_id).status
         == "approved"
     )
+
+
+def test_asking_again_reuses_the_pending_approval(svc: StoreService, shop: Shop) -> None:
+    """A graph resumed after an interrupt asks again: it gets the same approval, not a new one."""
+    ids = []
+    for _ in range(3):
+        with pytest.raises(ApprovalRequired) as err:
+            svc.adjust_quantity("SKU-1", "WH-MAIN", 60, reason="found a pallet", actor=STAFF)
+        ids.append(err.value.approval_id)
+    assert len(set(ids)) == 1
+    assert [a.id for a in svc.pending_approvals()] == ids[:1]
+    with pytest.raises(ApprovalRequired) as other:
+        svc.adjust_quantity("SKU-1", "WH-MAIN", 61, reason="found a pallet", actor=STAFF)
+    assert other.value.approval_id != ids[0]
+    svc.decide_approval(ids[0], approve=False, actor=BOSS)
+    with pytest.raises(ApprovalRequired) as fresh:
+        svc.adjust_quantity("SKU-1", "WH-MAIN", 60, reason="found a pallet", actor=STAFF)
+    assert fresh.value.approval_id not in ids
+
+
+def test_record_audit_writes_one_row(svc: StoreService, shop: Shop) -> None:
+    agent = Actor("agent:support", agent="support")
+    svc.record_audit(
+        "cancel_order",
+        {"order_id": 7},
+        actor=agent,
+        outcome="denied",
+        reason="not in the support profile",
+    )
+    [row] = svc.audit_log(operation="cancel_order")
+    assert (row.outcome, row.agent, row.arguments) == ("denied", "support", {"order_id": 7})
+
+
+def test_invalid_transition_names_plain_statuses(svc: StoreService, shop: Shop) -> None:
+    order = svc.create_order(
+        shop.customers[0], [OrderLineIn(sku="SKU-1", qty=1)], location="WH-MAIN", actor=STAFF
+    )
+    with pytest.raises(InvalidTransition) as err:
+        svc.deliver_order(order.id, actor=STAFF)
+    assert "'draft'" in str(err.value) and "Status" not in str(err.value)

@@ -24,8 +24,7 @@ def record_tool_audit(
 
     The service layer audits its own calls, refusals included; this records what the tool
     layer refuses before any service call (a tool outside the allow-list, another customer's
-    record) and, when configured, reads. It writes the same `AuditLog` row the services write,
-    through the service's engine.
+    record) and, when configured, reads, through `StoreService.record_audit`.
 
     Args:
         ctx: the run context (service, actor, agent).
@@ -35,28 +34,11 @@ def record_tool_audit(
         reason: why (the refusal's reason).
         error: the refusal's message.
     """
-    svc = ctx.service
-    args = _jsonable(arguments)
-    from sqlmodel import Session
-
-    from orchestrator.store.models import AuditLog
-
-    with Session(svc.engine) as session:
-        session.add(
-            AuditLog(
-                actor=ctx.actor_name[:64],
-                agent=ctx.agent[:32],
-                operation=tool[:64],
-                arguments=args,
-                outcome=outcome,
-                reason=reason[:500],
-                error=error,
-            )
-        )
-        session.commit()
-
-
-def _jsonable(arguments: Mapping[str, Any]) -> dict[str, Any]:
-    import json
-
-    return dict(json.loads(json.dumps(dict(arguments), default=str)))
+    ctx.service.record_audit(
+        tool,
+        arguments,
+        actor=ctx.make_actor(),
+        outcome=outcome,
+        reason=reason,
+        error=error,
+    )

@@ -690,18 +690,22 @@ class _Core:
     ) -> ApprovalRequired:
         now = utcnow()
         with self.engine.begin() as conn:
-            approval_id = conn.execute(
-                insert(APPROVAL).returning(APPROVAL.c.id),
-                {
-                    "tool": operation,
-                    "arguments": args,
-                    "reason": exc.reason[:500],
-                    "status": ApprovalStatus.PENDING.value,
-                    "actor": actor.name,
-                    "agent": actor.agent,
-                    "created_at": now,
-                },
-            ).scalar_one()
+            # A graph resumed after a crash or an interrupt asks again for the same write:
+            # it gets the approval that is already waiting, not a second one.
+            approval_id = self._pending_approval(conn, operation, args, actor)
+            if approval_id is None:
+                approval_id = conn.execute(
+                    insert(APPROVAL).returning(APPROVAL.c.id),
+                    {
+                        "tool": operation,
+                        "arguments": args,
+                        "reason": exc.reason[:500],
+                        "status": ApprovalStatus.PENDING.value,
+                        "actor": actor.name,
+                        "agent": actor.agent,
+                        "created_at": now,
+                    },
+                ).scalar_one()
             conn.execute(
                 AUDIT_INSERT,
                 {
@@ -725,6 +729,68 @@ class _Core:
             f"approval_id={approval_id} once a human approved it",
             approval_id=approval_id,
         )
+
+    @staticmethod
+    def _pending_approval(
+        conn: Connection, operation: str, args: Mapping[str, Any], actor: Actor
+    ) -> int | None:
+        """The id of a pending approval asked by `actor` for this very call, if any."""
+        wanted = canonical_json(args)
+        rows = conn.execute(
+            select(APPROVAL.c.id, APPROVAL.c.arguments)
+            .where(
+                APPROVAL.c.tool == operation,
+                APPROVAL.c.actor == actor.name,
+                APPROVAL.c.status == ApprovalStatus.PENDING.value,
+            )
+            .order_by(APPROVAL.c.id)
+        )
+        for approval_id, arguments in rows:
+            if canonical_json(arguments) == wanted:
+                return int(approval_id)
+        return None
+
+    def record_audit(
+        self,
+        operation: str,
+        arguments: Mapping[str, Any],
+        *,
+        actor: Actor,
+        outcome: str,
+        reason: str = "",
+        error: str | None = None,
+    ) -> None:
+        """Write one audit row, in a transaction of its own, for something decided above us.
+
+        The services audit their own calls; layers above them (the tool runner refusing a
+        tool outside an agent's allow-list, or auditing reads) record what they decided here,
+        in the same audit log.
+
+        Args:
+            operation: the tool or operation name.
+            arguments: the call's arguments (made JSON-safe).
+            actor: who asked.
+            outcome: `denied`, `ok`, `error`, ...
+            reason: why, in a sentence.
+            error: the refusal's message, if any.
+        """
+        with self.engine.begin() as conn:
+            conn.execute(
+                AUDIT_INSERT,
+                {
+                    "at": utcnow(),
+                    "actor": actor.name[:64],
+                    "agent": actor.agent[:32] if actor.agent else None,
+                    "operation": operation[:64],
+                    "arguments": json.loads(json.dumps(dict(arguments), default=str)),
+                    "before": None,
+                    "after": None,
+                    "outcome": outcome[:24],
+                    "reason": reason[:500],
+                    "idempotency_key": None,
+                    "error": error,
+                },
+            )
 
     def _require_approval(self, tx: Tx, needed: bool, reason: str) -> None:
         """Raise `ApprovalRequired` unless not `needed` or `tx.approval_id` approves this call.
