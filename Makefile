@@ -24,7 +24,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-demo: install
+# The main job end to end; it uses the local model (built and fetched once) unless
+# ORCH_MODELS__* routes elsewhere.
+demo: install local-model
 	$(BIN)/orchestrator demo
 
 lint: install

@@ -318,29 +318,17 @@ def _operations(svc: Any, result: DemoResult, console: Console) -> dict[str, Any
 
 
 @contextmanager
-def _intake_model(settings: Settings, console: Console) -> Iterator[Any]:
-    """The routed chat model for the intake node; starts the local server when needed."""
+def _intake_model(settings: Settings, console: Console) -> Iterator[tuple[Any, str]]:
+    """The routed chat model for the intake node, with the local server running if needed."""
     from orchestrator.backends import ModelRouter
-    from orchestrator.backends.local.server import LocalModelServer, health
+    from orchestrator.backends.local.server import ensure_local_server
 
     router = ModelRouter(settings.models)
-    model_id = router.model_id_for(INTAKE_GRAPH, INTAKE_NODE)
-    config = router.backend_config(model_id)
-    if model_id.provider != "llamacpp" or "llamacpp" in settings.models.base_urls:
+    with ensure_local_server(settings) as server:
+        if server is not None:
+            console.print(f"  started llama-server with {server.model_path.name} on {server.url}")
+        model_id = router.model_id_for(INTAKE_GRAPH, INTAKE_NODE)
         yield router.chat_model(INTAKE_GRAPH, INTAKE_NODE), str(model_id)
-        return
-    base = config.base_url or ""
-    if health(base.removesuffix("/v1")):
-        console.print(f"  using the llama.cpp server already running at {base}")
-        yield router.chat_model(INTAKE_GRAPH, INTAKE_NODE), str(model_id)
-        return
-    server = LocalModelServer.from_settings(settings.local_model)
-    console.print(f"  starting llama-server with {server.model_path.name} on {server.url} ...")
-    with server:
-        local = settings.models.model_copy(
-            update={"base_urls": {**settings.models.base_urls, "llamacpp": server.base_url}}
-        )
-        yield ModelRouter(local).chat_model(INTAKE_GRAPH, INTAKE_NODE), str(model_id)
 
 
 def _intake(
