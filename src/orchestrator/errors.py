@@ -133,9 +133,7 @@ class InvalidTransition(StoreError):
         # str() of a StrEnum member is its value: the message shows 'placed', not the repr.
         self.current = str(current)
         self.target = str(target)
-        super().__init__(
-            f"cannot move {entity} {key!r} from {self.current!r} to {self.target!r}"
-        )
+        super().__init__(f"cannot move {entity} {key!r} from {self.current!r} to {self.target!r}")
 
 
 class IdempotencyConflict(StoreError):
