@@ -119,7 +119,7 @@ def seed_command(
             engine.dispose()
     except OrchestratorError as exc:
         raise _fail(str(exc)) from exc
-    out = Console()
+    out = Console(soft_wrap=True)
     counts = Table(title=f"Seeded (seed {seed}, {days} days to {end.isoformat()})")
     counts.add_column("table")
     counts.add_column("rows", justify="right")
@@ -165,7 +165,7 @@ def _import(kind: str, file: Path, db: str | None, fmt: str | None) -> None:
         raise typer.Exit(code=1) from exc
     except OrchestratorError as exc:
         raise _fail(str(exc)) from exc
-    Console().print(
+    Console(soft_wrap=True).print(
         f"{file}: {report.rows} row(s) imported as {kind} "
         f"(created {report.created}, updated {report.updated}, "
         f"ledger rows {report.ledger_rows})"
