@@ -26,6 +26,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -118,36 +120,16 @@ def _measure(mode: str, url: str, workers: int, n: int) -> float:
     return workers * n / wall
 
 
-class _Database:
+@contextmanager
+def _database(engine: str, pg_admin_url: str, tmp: Path) -> Iterator[str]:
     """A fresh database per measurement: a temporary SQLite file or a new PostgreSQL db."""
+    from orchestrator.testing import postgres_database
 
-    def __init__(self, engine: str, pg_admin_url: str, tmp: Path) -> None:
-        self.engine = engine
-        self.pg_admin_url = pg_admin_url
-        self.tmp = tmp
-        self.url = ""
-
-    def __enter__(self) -> str:
-        if self.engine == "sqlite":
-            self.url = f"sqlite:///{self.tmp / (uuid.uuid4().hex + '.db')}"
-            return self.url
-        import psycopg
-
-        name = f"orch_bench_{uuid.uuid4().hex[:10]}"
-        dsn = self.pg_admin_url.replace("postgresql+psycopg://", "postgresql://")
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        self.url = self.pg_admin_url.rsplit("/", 1)[0] + "/" + name
-        return self.url
-
-    def __exit__(self, *exc: object) -> None:
-        if self.engine == "postgres":
-            import psycopg
-
-            base, name = self.url.rsplit("/", 1)
-            dsn = (base + "/postgres").replace("postgresql+psycopg://", "postgresql://")
-            with psycopg.connect(dsn, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    if engine == "sqlite":
+        yield f"sqlite:///{tmp / (uuid.uuid4().hex + '.db')}"
+        return
+    with postgres_database(pg_admin_url, prefix="orch_bench") as url:
+        yield url
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                 best: dict[str, float] = {}
                 for _ in range(args.repeat):
                     for mode in ("raw", "services"):
-                        with _Database(engine_name, args.pg_url, Path(tmp)) as url:
+                        with _database(engine_name, args.pg_url, Path(tmp)) as url:
                             _setup(url, units=args.n * max(args.workers) + 10)
                             rate = _measure(mode, url, workers, args.n)
                             if mode == "services":

@@ -14,33 +14,16 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import uuid
 from pathlib import Path
 
 from orchestrator.store import make_engine
 from orchestrator.store.invariants import check_invariants
 from orchestrator.store.seed import SeedReport, seed
+from orchestrator.testing import postgres_database
 
 PG_ADMIN = os.environ.get(
     "ORCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-
-
-def _pg_database() -> str:
-    import psycopg
-
-    name = f"orch_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN.replace("+psycopg", ""), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-
-
-def _pg_drop(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(PG_ADMIN.replace("+psycopg", ""), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def run(url: str, args: argparse.Namespace) -> SeedReport:
@@ -96,12 +79,9 @@ def main() -> None:
             size = (Path(tmp) / "bench.db").stat().st_size
             print(f"  file size {size / 2**20:,.0f} MiB")
     if "postgres" in engines:
-        url = _pg_database()
-        print(f"postgres ({url}) ...")
-        try:
+        with postgres_database(PG_ADMIN, prefix="orch_bench") as url:
+            print(f"postgres ({url}) ...")
             reports["postgres"] = run(url, args)
-        finally:
-            _pg_drop(url)
     for name, report in reports.items():
         show(name, report)
     if len(reports) == 2:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,34 +92,13 @@ def postgres_admin_url() -> str:
     return PG_ADMIN_URL
 
 
-def create_pg_database(admin_url: str) -> str:
-    """Create a uniquely named database; returns its SQLAlchemy URL."""
-    import psycopg
-
-    name = f"orch_test_{uuid.uuid4().hex[:12]}"
-    dsn = admin_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return admin_url.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_pg_database(url: str) -> None:
-    import psycopg
-
-    base, name = url.rsplit("/", 1)
-    dsn = (base + "/postgres").replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture
 def postgres_url(postgres_admin_url: str) -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    url = create_pg_database(postgres_admin_url)
-    try:
+    from orchestrator.testing import postgres_database
+
+    with postgres_database(postgres_admin_url) as url:
         yield url
-    finally:
-        drop_pg_database(url)
 
 
 @pytest.fixture
@@ -140,12 +118,10 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
-    admin = request.getfixturevalue("postgres_admin_url")
-    url = create_pg_database(admin)
-    try:
+    from orchestrator.testing import postgres_database
+
+    with postgres_database(request.getfixturevalue("postgres_admin_url")) as url:
         yield url
-    finally:
-        drop_pg_database(url)
 
 
 @pytest.fixture

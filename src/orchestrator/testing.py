@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
@@ -49,6 +50,7 @@ __all__ = [
     "ScriptExhausted",
     "ScriptedCall",
     "ScriptedModel",
+    "postgres_database",
 ]
 
 Reply = AIMessage | str | BaseException | Callable[[list[BaseMessage]], "AIMessage | str"]
@@ -277,3 +279,35 @@ TEST_PROVIDER = Provider(
     None,
     "scripted models from orchestrator.testing (echo unless pinned)",
 )
+
+
+@contextmanager
+def postgres_database(admin_url: str, *, prefix: str = "orch_test") -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for a test or a benchmark, dropped afterwards.
+
+    Args:
+        admin_url: a URL of any database on the server whose user may `CREATE DATABASE`,
+            e.g. `postgresql+psycopg://postgres@127.0.0.1:5432/postgres`.
+        prefix: the new database's name is `<prefix>_<12 hex digits>`.
+
+    Yields:
+        The new database's SQLAlchemy URL (`postgresql+psycopg://.../<name>`).
+
+    Example:
+        >>> with postgres_database(ADMIN) as url:  # doctest: +SKIP
+        ...     engine = make_engine(url)
+    """
+    import uuid
+
+    import psycopg
+
+    base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    dsn = admin_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

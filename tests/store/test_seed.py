@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -21,28 +20,9 @@ from orchestrator.errors import ConfigError
 from orchestrator.store import make_engine
 from orchestrator.store import models as m
 from orchestrator.store.seed import ANOMALY_KINDS, DEFAULT_END_DATE, SeedReport, seed
+from orchestrator.testing import postgres_database
 
 SMALL: dict[str, Any] = {"skus": 30, "days": 60, "customers": 1000}
-PG_ADMIN = os.environ.get(
-    "ORCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-
-
-def _pg_create() -> str:
-    import psycopg
-
-    name = f"orch_seed_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN.replace("+psycopg", ""), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-
-
-def _pg_drop(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(PG_ADMIN.replace("+psycopg", ""), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(
@@ -56,21 +36,15 @@ def seeded(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Engine, SeedReport]]:
     """One small seeded store per engine (30 SKUs x 60 days, 7 anomalies), shared read-only."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('seed') / 'seeded.db'}"
-    else:
-        try:
-            url = _pg_create()
-        except Exception as exc:
-            pytest.skip(f"no PostgreSQL server answers at {PG_ADMIN} ({exc})")
-    engine = make_engine(url)
-    report = seed(engine, anomalies=7, seed=11, **SMALL)
-    try:
-        yield engine, report
-    finally:
-        engine.dispose()
-        if request.param == "postgres":
-            _pg_drop(url)
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('seed') / 'seeded.db'}"
+        else:
+            admin = request.getfixturevalue("postgres_admin_url")
+            url = stack.enter_context(postgres_database(admin, prefix="orch_seed"))
+        engine = make_engine(url)
+        stack.callback(engine.dispose)
+        yield engine, seed(engine, anomalies=7, seed=11, **SMALL)
 
 
 def _dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
