@@ -30,7 +30,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Table, and_, func, literal, or_, select
@@ -68,18 +68,7 @@ Rule = Literal[
     "stuck_transaction",
 ]
 
-RULES: tuple[Rule, ...] = (
-    "ledger_mismatch",
-    "reserved_mismatch",
-    "negative_on_hand",
-    "negative_reserved",
-    "negative_available",
-    "orphan_reservation",
-    "order_state",
-    "po_state",
-    "duplicate_posting",
-    "stuck_transaction",
-)
+RULES: tuple[Rule, ...] = get_args(Rule)
 """Every rule `check_invariants` applies, in the order it applies them."""
 
 
