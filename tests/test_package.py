@@ -17,6 +17,11 @@ PUBLIC_MODULES = [
     "orchestrator.analytics",
     "orchestrator.store.services",
     "orchestrator.tools",
+    "orchestrator.testing",
+    "orchestrator.store.invariants",
+    "orchestrator.store.seed",
+    "orchestrator.store.importer",
+    "orchestrator.backends.local",
 ]
 
 
