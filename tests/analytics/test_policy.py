@@ -4,20 +4,23 @@ closed forms, per-SKU stockpyl loops and properties."""
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
 from orchestrator.analytics import (
+    SS_POISSON_MAX_MEAN,
     base_stock_normal,
     base_stock_poisson,
     eoq,
     eoq_all_units_discount,
     eoq_with_backorders,
     normal_loss,
+    policy,
     reorder_point,
     rq_eoq_ss,
     safety_stock,
@@ -459,6 +462,37 @@ def brute_force_ss(h: float, p: float, k: float, mu: float, lead: int) -> tuple[
     return best
 
 
+@pytest.fixture(params=["compiled", "numpy"])
+def ss_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test through the compiled (numba) path of ss_poisson_exact, then the numpy one."""
+    if request.param == "compiled":
+        pytest.importorskip("numba")
+        assert policy._ss_kernel() is not None
+    else:
+        monkeypatch.setattr(policy, "_ss_kernel", lambda: None)
+    return str(request.param)
+
+
+def ss_both(**kwargs: object) -> tuple[policy.SsPoissonResult, policy.SsPoissonResult]:
+    """ss_poisson_exact through the compiled path, then through the numpy fallback."""
+    pytest.importorskip("numba")
+    compiled = ss_poisson_exact(**kwargs)  # type: ignore[arg-type]
+    kernel = policy._ss_kernel
+    policy._ss_kernel = lambda: None  # type: ignore[assignment]
+    try:
+        fallback = ss_poisson_exact(**kwargs)  # type: ignore[arg-type]
+    finally:
+        policy._ss_kernel = kernel  # type: ignore[method-assign]
+    return compiled, fallback
+
+
+def assert_same_policies(a: policy.SsPoissonResult, b: policy.SsPoissonResult) -> None:
+    np.testing.assert_array_equal(a.reorder_point, b.reorder_point)
+    np.testing.assert_array_equal(a.order_up_to_level, b.order_up_to_level)
+    np.testing.assert_allclose(a.cost, b.cost, rtol=1e-9, atol=0)
+
+
+@pytest.mark.usefixtures("ss_path")
 class TestSS:
     def test_example_4_7(self) -> None:
         r = ss_poisson_exact(holding_cost=1, stockout_cost=4, fixed_cost=5, demand_mean=6)
@@ -504,10 +538,64 @@ class TestSS:
         assert float(r.cost) == pytest.approx(c, rel=1e-9)
         assert (int(r.reorder_point), int(r.order_up_to_level)) == (s, big_s)
 
+    def test_wider_random_cases_match_stockpyl_loop(self) -> None:
+        rng = np.random.default_rng(11)
+        n = 30
+        h = rng.uniform(0.05, 3, n)
+        p = h * rng.uniform(1.2, 60, n)
+        k = np.exp(rng.uniform(np.log(0.5), np.log(300), n))
+        mu = np.exp(rng.uniform(np.log(0.05), np.log(40), n))
+        r = ss_poisson_exact(holding_cost=h, stockout_cost=p, fixed_cost=k, demand_mean=mu)
+        for i in range(n):
+            s, big_s, c = stockpyl_ss.s_s_discrete_exact(h[i], p[i], k[i], True, mu[i])
+            assert (r.reorder_point[i], r.order_up_to_level[i]) == (s, big_s), i
+            assert r.cost[i] == pytest.approx(c, rel=1e-9)
+
+    def test_ties_broken_as_zheng_federgruen(self) -> None:
+        # S* - s* far below the demand's support: c(s, S*) is the same for many s, and
+        # Zheng-Federgruen (stockpyl) returns the largest s with c(s, S*) <= G(s).
+        h, p, k, mu = [1.0, 2.0, 1.0], [9.0, 5.0, 30.0], [64.0, 10.0, 5.0], [500.0, 200.0, 60.0]
+        r = ss_poisson_exact(holding_cost=h, stockout_cost=p, fixed_cost=k, demand_mean=mu)
+        assert r.reorder_point.tolist() == [496, 197, 69]
+        assert r.order_up_to_level.tolist() == [529, 208, 75]
+        np.testing.assert_allclose(
+            r.cost, [103.61046576803002, 43.85753563536456, 23.012873277863886], rtol=1e-9
+        )
+
+    def test_empty_catalogue(self) -> None:
+        r = ss_poisson_exact(holding_cost=[], stockout_cost=1, fixed_cost=1, demand_mean=1)
+        assert r.reorder_point.shape == r.order_up_to_level.shape == r.cost.shape == (0,)
+
+    def test_demand_beyond_supported_range(self) -> None:
+        with pytest.raises(
+            ConfigError,
+            match=(
+                r"demand_mean x \(lead_time \+ 1\) must be <= 10,000 for ss_poisson_exact, "
+                r"got 12500\.0 at index 1 \(demand_mean 5000\.0, lead_time 1\.5\)"
+            ),
+        ):
+            ss_poisson_exact(
+                holding_cost=1,
+                stockout_cost=9,
+                fixed_cost=64,
+                demand_mean=[5, 5000],
+                lead_time=[0, 1.5],
+            )
+        r = ss_poisson_exact(
+            holding_cost=1,
+            stockout_cost=9,
+            fixed_cost=64,
+            demand_mean=SS_POISSON_MAX_MEAN / 4,
+            lead_time=3,
+        )
+        assert int(r.reorder_point) < int(r.order_up_to_level)
+
     @given(
         h=st.floats(0.1, 5), ratio=st.floats(1.5, 30), k=st.floats(0.5, 80), mu=st.floats(0.1, 15)
     )
-    @settings(max_examples=15, deadline=None)
+    @settings(
+        max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
     def test_optimum_beats_neighbours(self, h: float, ratio: float, k: float, mu: float) -> None:
         p = h * ratio
         r = ss_poisson_exact(holding_cost=h, stockout_cost=p, fixed_cost=k, demand_mean=mu)
@@ -544,6 +632,80 @@ class TestSS:
             )
             assert r.reorder_point[i] == pytest.approx(s, rel=1e-12)
             assert r.order_up_to_level[i] == pytest.approx(big_s, rel=1e-12)
+
+
+class TestSSPaths:
+    """The compiled Zheng-Federgruen kernel and the numpy window search give one answer."""
+
+    def test_random_catalogue(self) -> None:
+        rng = np.random.default_rng(21)
+        n = 4000
+        h = np.exp(rng.normal(np.log(0.4), 1.0, n))
+        compiled, fallback = ss_both(
+            holding_cost=h,
+            stockout_cost=h * rng.uniform(1.1, 80.0, n),
+            fixed_cost=np.exp(rng.uniform(np.log(0.2), np.log(500.0), n)),
+            demand_mean=np.exp(rng.normal(np.log(3.0), 1.5, n)).clip(0.01, 300),
+            lead_time=rng.integers(0, 9, n).astype(float),
+        )
+        assert_same_policies(compiled, fallback)
+
+    @given(
+        h=st.floats(0.01, 10),
+        ratio=st.floats(1.01, 200),
+        k=st.floats(0.01, 2000),
+        mu=st.floats(0.005, 200),
+        lead=st.integers(0, 12),
+    )
+    @settings(max_examples=60, deadline=None)
+    def test_property(self, h: float, ratio: float, k: float, mu: float, lead: int) -> None:
+        compiled, fallback = ss_both(
+            holding_cost=h, stockout_cost=h * ratio, fixed_cost=k, demand_mean=mu, lead_time=lead
+        )
+        assert_same_policies(compiled, fallback)
+
+    def test_large_means(self) -> None:
+        compiled, fallback = ss_both(
+            holding_cost=[1, 0.5, 2, 0.01],
+            stockout_cost=[9, 20, 5, 3],
+            fixed_cost=[64, 500, 10, 2000],
+            demand_mean=[2000, 2500, SS_POISSON_MAX_MEAN, 900],
+            lead_time=[4, 3, 0, 0],
+        )
+        assert_same_policies(compiled, fallback)
+
+    def test_threads_do_not_change_results(self) -> None:
+        numba = pytest.importorskip("numba")
+        rng = np.random.default_rng(8)
+        n = 3000
+        kwargs = {
+            "holding_cost": rng.uniform(0.05, 2, n),
+            "stockout_cost": rng.uniform(2.1, 40, n),
+            "fixed_cost": rng.uniform(1, 100, n),
+            "demand_mean": rng.uniform(0.1, 50, n),
+            "lead_time": rng.integers(0, 5, n).astype(float),
+        }
+        threads = numba.get_num_threads()
+        try:
+            numba.set_num_threads(1)
+            one = ss_poisson_exact(**kwargs)
+        finally:
+            numba.set_num_threads(threads)
+        many = ss_poisson_exact(**kwargs)
+        np.testing.assert_array_equal(one.reorder_point, many.reorder_point)
+        np.testing.assert_array_equal(one.order_up_to_level, many.order_up_to_level)
+        np.testing.assert_array_equal(one.cost, many.cost)
+
+    def test_without_numba_the_loader_falls_back(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setitem(sys.modules, "numba", None)  # import numba raises ImportError
+        monkeypatch.delitem(sys.modules, "orchestrator.analytics._ss_numba", raising=False)
+        policy._ss_kernel.cache_clear()
+        try:
+            assert policy._ss_kernel() is None
+            r = ss_poisson_exact(holding_cost=1, stockout_cost=4, fixed_cost=5, demand_mean=6)
+            assert (int(r.reorder_point), int(r.order_up_to_level)) == (4, 10)
+        finally:
+            policy._ss_kernel.cache_clear()
 
 
 # --------------------------------------------------------------------------- shapes, errors

@@ -1,7 +1,8 @@
 """Inventory analytics: demand forecasting and vectorized inventory-policy math.
 
 Pure functions with no I/O and no dependency on the store. The policy math
-(`orchestrator.analytics.policy`) needs only numpy and scipy; the forecasting functions
+(`orchestrator.analytics.policy`) needs only numpy and scipy, and runs `ss_poisson_exact`
+compiled when numba (the `fast` extra) is installed, importing it on first call; the forecasting functions
 (`orchestrator.analytics.forecast`) need the `forecast` extra (statsforecast, pandas), which
 they import when called, so importing this package stays light.
 """
@@ -20,6 +21,7 @@ from orchestrator.analytics.forecast import (
     forecast_demand,
 )
 from orchestrator.analytics.policy import (
+    SS_POISSON_MAX_MEAN,
     BaseStockResult,
     EOQBackorderResult,
     EOQDiscountResult,
@@ -47,6 +49,7 @@ from orchestrator.analytics.policy import (
 __all__ = [
     "ADI_CUTOFF",
     "CV2_CUTOFF",
+    "SS_POISSON_MAX_MEAN",
     "BaseStockResult",
     "DemandClass",
     "DemandForecast",

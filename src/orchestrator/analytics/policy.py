@@ -30,10 +30,11 @@ the argument and the offending value with its index; no function returns NaN for
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeAlias, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +44,7 @@ from orchestrator.analytics._validate import as_float_array, broadcast
 from orchestrator.errors import ConfigError
 
 __all__ = [
+    "SS_POISSON_MAX_MEAN",
     "BaseStockResult",
     "EOQBackorderResult",
     "EOQDiscountResult",
@@ -69,6 +71,10 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+SsKernel: TypeAlias = Callable[
+    [FloatArray, FloatArray, FloatArray, FloatArray, FloatArray],
+    tuple[IntArray, IntArray, FloatArray],
+]
 
 ServiceMeasure = Literal["cycle", "fill_rate"]
 """`"cycle"`: probability of no stockout in a replenishment cycle (type 1); `"fill_rate"`:
@@ -850,21 +856,28 @@ def ss_poisson_exact(
     The cost of (s, S) is c(s, S) = (K + sum_{d=0}^{S-s-1} m(d) G(S - d)) / M(S - s)
     (Zheng & Federgruen 1991; Snyder & Shen section 4.6), where G is the newsvendor cost
     with demand over `lead_time + 1` periods and m, M the renewal functions of one period's
-    demand. The minimum is found over a window that provably holds the optimum: an optimal
-    policy has G(S*) <= c*, G(s* + 1) <= c* and S* >= y* (the newsvendor level), so with
-    any achievable cost c_u >= c* it lies in {y: G(y) <= c_u}; the window is searched
-    exhaustively, all SKUs at once. Results agree with stockpyl's Zheng-Federgruen
-    implementation (`s_s_discrete_exact`) up to ties in cost.
+    demand. Two implementations give the same policies:
 
-    The work per SKU grows with the square of the window (about S* - s* levels): tens of
-    microseconds for a typical retail SKU, so a million SKUs take about a minute (see
-    `benchmarks/policy.py`); the other policy functions take well under a second.
+    - with numba installed (the `fast` extra), the Zheng–Federgruen algorithm itself
+      (stockpyl's `s_s_discrete_exact`, Snyder & Shen Algorithm 4.2), compiled and run per
+      SKU over numba's threads: about 2-5 µs per typical retail SKU. The first call on a
+      machine compiles it (about 5 s; cached in `__pycache__` for later processes).
+    - without numba, an exhaustive numpy search of a window that provably holds the
+      optimum (an optimal policy has G(S*) <= c*, G(s* + 1) <= c* and S* >= y*, the
+      newsvendor level, so with any achievable cost c_u >= c* it lies in {y: G(y) <= c_u}),
+      all SKUs at once; its work grows with the square of S* - s*, tens of microseconds per
+      SKU (see `benchmarks/policy.py`).
+
+    Both return stockpyl's `s_s_discrete_exact` policy, with the cost to 1e-9 relative, and
+    break ties in cost as it does: S* is the smallest optimal order-up-to level and s* the
+    largest s with c(s, S*) <= G(s).
 
     Args:
         holding_cost: h, cost per item on hand at the end of a period (> 0).
         stockout_cost: p, cost per item backordered at the end of a period (> 0).
         fixed_cost: K, cost per order (> 0).
-        demand_mean: mu, mean of the Poisson demand per period (> 0).
+        demand_mean: mu, mean of the Poisson demand per period (> 0); the lead-time demand
+            mean mu (L + 1) must be at most 10,000 (`SS_POISSON_MAX_MEAN`).
         lead_time: L, periods (>= 0).
 
     Returns:
@@ -872,7 +885,7 @@ def ss_poisson_exact(
         expected `cost` per period.
 
     Raises:
-        ConfigError: bad values or shapes that do not broadcast.
+        ConfigError: bad values, shapes that do not broadcast, or mu (L + 1) above 10,000.
 
     Example:
         >>> r = ss_poisson_exact(  # Example 4.7
@@ -889,14 +902,47 @@ def ss_poisson_exact(
         lead_time=as_float_array("lead_time", lead_time, "nonnegative"),
     )
     shape = h.shape
-    s_out, big_s_out, cost_out = _ss_poisson(
-        h.ravel(), p.ravel(), k.ravel(), mu.ravel(), mu.ravel() * (lt.ravel() + 1.0)
-    )
+    lam = mu * (lt + 1.0)
+    if lam.size and lam.max() > SS_POISSON_MAX_MEAN:
+        at = tuple(np.argwhere(lam > SS_POISSON_MAX_MEAN)[0])
+        where = {0: "", 1: f" at index {int(at[0])}"}.get(
+            lam.ndim, f" at index {tuple(int(i) for i in at)}"
+        )
+        raise ConfigError(
+            f"demand_mean x (lead_time + 1) must be <= {SS_POISSON_MAX_MEAN:,.0f} for "
+            f"ss_poisson_exact, got {float(lam[at])}{where} (demand_mean {float(mu[at])}, "
+            f"lead_time {float(lt[at])}); for such demand use ss_power_approximation"
+        )
+    flat = [np.ascontiguousarray(a.ravel()) for a in (h, p, k, mu, lam)]
+    kernel = _ss_kernel()
+    solve = _ss_poisson if kernel is None else kernel
+    s_out, big_s_out, cost_out = solve(*flat)
     return SsPoissonResult(
         reorder_point=s_out.reshape(shape),
         order_up_to_level=big_s_out.reshape(shape),
         cost=cost_out.reshape(shape),
     )
+
+
+SS_POISSON_MAX_MEAN = 10_000.0
+"""Largest lead-time demand mean mu (L + 1) that `ss_poisson_exact` accepts.
+
+Both implementations build Poisson tables over mean +/- (10 sd + 10) per SKU, so their work
+and memory grow with the mean; at this bound one SKU takes milliseconds. Beyond it a normal
+approximation (`ss_power_approximation`) is as accurate as demand data allow."""
+
+
+@functools.cache
+def _ss_kernel() -> SsKernel | None:
+    """The compiled Zheng–Federgruen kernel, or None when numba cannot be imported.
+
+    Imported on first use so that `import orchestrator.analytics` never imports numba.
+    """
+    try:
+        from orchestrator.analytics._ss_numba import ss_poisson_zf
+    except ImportError:
+        return None
+    return cast(SsKernel, ss_poisson_zf)
 
 
 _SS_CHUNK_CELLS = 4_000_000
@@ -1013,7 +1059,30 @@ def _ss_poisson(
             h[idx], p[idx], k[idx], mu[idx], lam[idx], lowest_s[idx], y_star[idx], b[idx], w
         )
         s_out[idx], big_s_out[idx], cost_out[idx] = s_i, big_s_i, c_i
+    # Where c(., S*) is flat (demand never lands within S* - s of S*: S* - s below the
+    # Poisson support), several s tie; Zheng-Federgruen (and stockpyl) return
+    # max{y < S*: c(y, S*) <= G(y)}, which is below the largest tied s when G(s) < c*.
+    s_float = s_out.astype(np.float64)
+    flat = np.flatnonzero(_g(s_float, h, p, lam) < cost_out)
+    if flat.size:
+        s_out[flat] = _last_at_least(
+            s_float[flat], cost_out[flat], h[flat], p[flat], lam[flat]
+        ).astype(np.int64)
     return s_out, big_s_out, cost_out
+
+
+def _last_at_least(
+    start: FloatArray, level: FloatArray, h: FloatArray, p: FloatArray, lam: FloatArray
+) -> FloatArray:
+    """max{y < start: G(y) >= level}, for start below y* with G(start) < level."""
+    lo = np.minimum(np.floor(lam - level / p) - 1.0, start - 1.0)  # G(lo) >= p (lam - lo)
+    hi = start.copy()
+    while np.any(hi - lo > 1):
+        mid = np.floor((lo + hi) / 2.0)
+        above = _g(mid, h, p, lam) >= level
+        lo = np.where(above, mid, lo)
+        hi = np.where(above, hi, mid)
+    return lo
 
 
 def _chunks(widths: IntArray) -> Iterator[tuple[IntArray, int]]:
