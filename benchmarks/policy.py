@@ -113,9 +113,9 @@ def run(
         loop_one: Callable[[int], tuple[float, ...]],
         n_loop: int = sample,
         repeats: int = 3,
-    ) -> None:
+    ) -> list[np.ndarray] | None:
         if only is not None and not name.startswith(only):
-            return
+            return None
         vec, first_s = timed(vector)
         vec_s = first_s
         for _ in range(repeats - 1):
@@ -130,6 +130,7 @@ def run(
         worst, same = compare(vec, columns)
         rows.append(Row(name, first_s, vec_s, n_loop, loop_s, skus, worst, same))
         print(f"  {name}: first call {first_s:.3f} s, best {vec_s:.3f} s", flush=True)
+        return list(vec)
 
     bench(
         "eoq",
@@ -286,14 +287,24 @@ def run(
         + ("compiled (numba Zheng-Federgruen)" if compiled else "numpy window search (no numba)"),
         flush=True,
     )
-    bench("ss_poisson_exact", ss_exact, ss_loop, n_loop=ss_sample, repeats=3 if compiled else 1)
+    fast = bench(
+        "ss_poisson_exact", ss_exact, ss_loop, n_loop=ss_sample, repeats=3 if compiled else 1
+    )
     if compiled and fallback:
         kernel = policy._ss_kernel
         policy._ss_kernel = lambda: None  # type: ignore[assignment]
         try:
-            bench("ss_poisson_exact (numpy)", ss_exact, ss_loop, n_loop=ss_sample, repeats=1)
+            slow = bench("ss_poisson_exact (numpy)", ss_exact, ss_loop, n_loop=ss_sample, repeats=1)
         finally:
             policy._ss_kernel = kernel  # type: ignore[method-assign]
+        if fast is not None and slow is not None:
+            differ = int(np.sum((fast[0] != slow[0]) | (fast[1] != slow[1])))
+            rel = float(np.max(np.abs(fast[2] - slow[2]) / slow[2]))
+            print(
+                f"  compiled vs numpy on all {skus:,} SKUs: {differ} (s, S) differ, "
+                f"cost max rel diff {rel:.1e}",
+                flush=True,
+            )
     return rows
 
 
