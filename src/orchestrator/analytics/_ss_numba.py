@@ -12,7 +12,9 @@ Conventions follow stockpyl's ``s_s_discrete_exact`` (Snyder & Shen, Algorithm 4
   holding and stockout cost one period after an order-up-to decision covering L + 1 periods.
 - m(0) = 1 / (1 - f(0)), m(j) = m(0) sum_{l=1}^{j} f(l) m(j - l) and M(j) = sum_{i<j} m(i),
   with f the pmf of one period's Poisson(mu) demand (the renewal quantities).
-- c(s, S) = (K + sum_{d=0}^{S-s-1} m(d) G(S - d)) / M(S - s), summed in that order.
+- c(s, S) = (K + sum_{d=0}^{S-s-1} m(d) G(S - d)) / M(S - s). stockpyl sums left to right;
+  here the sums run in four interleaved partial sums of a fixed order (faster, and the same
+  on every machine), so costs agree with stockpyl's to rounding (about 1e-15 relative).
 
 Each SKU is independent: the outer loop runs SKUs in chunks over numba's threads, and a
 SKU's result does not depend on the thread or the chunk that computes it.
