@@ -708,6 +708,171 @@ class TestSSPaths:
             policy._ss_kernel.cache_clear()
 
 
+# --------------------------------------------------------------------------- compiled closed forms
+
+LARGE = policy._COMPILED_MIN_SKUS + 4_321  # not a multiple of the ss_power block either
+
+
+class KernelSpy:
+    """Stands in for the `_closed_numba` module and records which kernels ran."""
+
+    def __init__(self, module: object) -> None:
+        self.module = module
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        self.calls.append(name)
+        return getattr(self.module, name)
+
+
+@pytest.fixture
+def kernels(monkeypatch: pytest.MonkeyPatch) -> KernelSpy:
+    pytest.importorskip("numba")
+    module = policy._closed_kernels()
+    assert module is not None
+    spy = KernelSpy(module)
+    monkeypatch.setattr(policy, "_closed_kernels", lambda: spy)
+    return spy
+
+
+def closed_form_cases(n: int) -> dict[str, tuple[object, dict[str, object]]]:
+    rng = np.random.default_rng(11)
+    h = rng.uniform(0.05, 5.0, n)
+    steps = rng.uniform(20, 400, (n, 3)).round()
+    breaks = np.concatenate([np.zeros((n, 1)), np.cumsum(steps, axis=1)], axis=1)
+    unit = rng.uniform(1.0, 60.0, n)
+    common = {"fixed_cost": rng.uniform(1.0, 200.0, n), "demand_rate": rng.uniform(1, 5e4, n)}
+    ss = {
+        "holding_cost": h,
+        "stockout_cost": h * rng.uniform(1.5, 40.0, n),
+        "fixed_cost": common["fixed_cost"],
+        "demand_mean": rng.uniform(0.05, 500.0, n),
+    }
+    return {
+        "eoq": (eoq, {**common, "holding_cost": h}),
+        "eoq scalar K": (eoq, {**common, "fixed_cost": 25.0, "holding_cost": h}),
+        "eoqb": (
+            eoq_with_backorders,
+            {**common, "holding_cost": h, "stockout_cost": ss["stockout_cost"]},
+        ),
+        "eoqb scalar p": (
+            eoq_with_backorders,
+            {**common, "holding_cost": h, "stockout_cost": 4.0},
+        ),
+        "discount per-SKU rows": (
+            eoq_all_units_discount,
+            {
+                **common,
+                "holding_rate": 0.25,
+                "breakpoints": breaks,
+                "unit_costs": unit[:, None] * np.array([1.0, 0.97, 0.94, 0.90]),
+            },
+        ),
+        "discount shared": (
+            eoq_all_units_discount,
+            {
+                **common,
+                "holding_rate": 0.25,
+                "breakpoints": [0.0, 100.0, 400.0, 1500.0],
+                "unit_costs": [10.0, 9.7, 9.4, 9.0],
+            },
+        ),
+        "ss_power": (ss_power_approximation, {**ss, "demand_sd": rng.uniform(0.05, 80, n)}),
+        "ss_power scalar sd": (ss_power_approximation, {**ss, "demand_sd": 3.0}),
+    }
+
+
+def numpy_path(fn: object, kwargs: dict[str, object]) -> object:
+    kernels = policy._closed_kernels
+    policy._closed_kernels = lambda: None  # type: ignore[assignment]
+    try:
+        return fn(**kwargs)  # type: ignore[operator]
+    finally:
+        policy._closed_kernels = kernels
+
+
+def message(fn: object, kwargs: dict[str, object]) -> str:
+    with pytest.raises(ConfigError) as info:
+        fn(**kwargs)  # type: ignore[operator]
+    return str(info.value)
+
+
+CASES = closed_form_cases(LARGE)
+
+
+class TestCompiledClosedForms:
+    @pytest.mark.parametrize("case", list(CASES))
+    def test_compiled_equals_numpy_path(self, case: str, kernels: KernelSpy) -> None:
+        fn, kwargs = CASES[case]
+        compiled = fn(**kwargs)  # type: ignore[operator]
+        assert kernels.calls, "the compiled path did not run"
+        reference = numpy_path(fn, kwargs)
+        for field in compiled.__dataclass_fields__:
+            got, want = getattr(compiled, field), getattr(reference, field)
+            assert got.shape == want.shape == (LARGE,)
+            assert got.dtype == want.dtype
+            if want.dtype == np.int64:
+                np.testing.assert_array_equal(got, want)
+            else:
+                np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
+
+    @pytest.mark.parametrize("case", ["eoq", "eoqb", "discount per-SKU rows", "ss_power"])
+    @pytest.mark.parametrize("bad", [-1.0, 0.0, float("nan"), float("inf")])
+    def test_bad_value_raises_the_numpy_message(
+        self, case: str, bad: float, kernels: KernelSpy
+    ) -> None:
+        fn, kwargs = CASES[case]
+        name = "fixed_cost"
+        values = np.array(kwargs[name], dtype=float)
+        values[LARGE - 77] = bad
+        args = {**kwargs, name: values}
+        got = message(fn, args)
+        assert kernels.calls, "the compiled path did not run"
+        assert got == message(lambda **kw: numpy_path(fn, kw), args)
+        assert got.startswith(name) and got.endswith(f"at index {LARGE - 77}")
+
+    @pytest.mark.parametrize(
+        ("change", "expected"),
+        [
+            ((123, 0, 5.0), "breakpoints must start with 0, got 5.0 in row 123"),
+            ((456, 2, 10.0), "breakpoints must be strictly increasing"),
+            ((789, 3, float("nan")), "breakpoints must be a finite number, got nan at index"),
+        ],
+    )
+    def test_bad_per_sku_schedule_raises_the_numpy_message(
+        self, change: tuple[int, int, float], expected: str, kernels: KernelSpy
+    ) -> None:
+        _, kwargs = CASES["discount per-SKU rows"]
+        breaks = np.array(kwargs["breakpoints"])
+        row, col, value = change
+        breaks[row, col] = value
+        args = {**kwargs, "breakpoints": breaks}
+        got = message(eoq_all_units_discount, args)
+        assert kernels.calls
+        assert got == message(lambda **kw: numpy_path(eoq_all_units_discount, kw), args)
+        assert got.startswith(expected)
+
+    def test_small_and_multidimensional_input_take_the_numpy_path(self, kernels: KernelSpy) -> None:
+        _, kwargs = CASES["eoq"]
+        small = {name: np.asarray(v)[:100] for name, v in kwargs.items()}
+        eoq(**small)
+        square = {name: np.asarray(v)[:10_000].reshape(100, 100) for name, v in kwargs.items()}
+        assert eoq(**square).order_quantity.shape == (100, 100)
+        assert kernels.calls == []
+
+    def test_without_numba_the_loader_falls_back(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setitem(sys.modules, "numba", None)  # import numba raises ImportError
+        monkeypatch.delitem(sys.modules, "orchestrator.analytics._closed_numba", raising=False)
+        policy._closed_kernels.cache_clear()
+        try:
+            assert policy._closed_kernels() is None
+            fn, kwargs = CASES["discount per-SKU rows"]
+            r = fn(**kwargs)  # type: ignore[operator]
+            assert r.order_quantity.shape == (LARGE,)
+        finally:
+            policy._closed_kernels.cache_clear()
+
+
 # --------------------------------------------------------------------------- shapes, errors
 
 

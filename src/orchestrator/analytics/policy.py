@@ -23,6 +23,11 @@ Conventions:
 | `lead_time` ((r, Q), safety stock) | same time unit as the demand; covers `lead_time (+ review_period)` |
 | `cost` | expected cost per time unit (EOQ, (r, Q)) or per period (base-stock, (s, S)) |
 
+With numba installed (the `fast` extra), `eoq`, `eoq_with_backorders`, `eoq_all_units_discount`
+and `ss_power_approximation` run 1-d catalogues of 10,000 SKUs or more through fused compiled
+kernels (`_closed_numba`: one pass, no temporaries) that return the numpy path's results;
+anything else, and every call without numba, takes the numpy path.
+
 Bad input (NaN, infinity, a cost or demand that must be positive but is not, shapes that do
 not broadcast) raises `orchestrator.errors.ConfigError`, a `ValueError` whose message names
 the argument and the offending value with its index; no function returns NaN for valid input.
@@ -31,9 +36,12 @@ the argument and the offending value with its index; no function returns NaN for
 from __future__ import annotations
 
 import functools
+import importlib
 import math
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Literal, TypeAlias, cast
 
 import numpy as np
@@ -292,6 +300,55 @@ def _poisson_cost(
     return np.asarray(holding * leftover + stockout * shortfall, dtype=np.float64)
 
 
+# --------------------------------------------------------------------------- compiled path
+
+_COMPILED_MIN_SKUS = 10_000
+"""Smallest catalogue that `eoq`, `eoq_with_backorders`, `eoq_all_units_discount` and
+`ss_power_approximation` send to their compiled kernels (when numba is installed); below it
+the call overhead outweighs the gain and the numpy path runs."""
+
+
+@functools.cache
+def _closed_kernels() -> ModuleType | None:
+    """The fused closed-form kernels (`_closed_numba`), or None when numba cannot be imported.
+
+    Imported on first use so that `import orchestrator.analytics` never imports numba.
+    """
+    try:
+        return importlib.import_module("orchestrator.analytics._closed_numba")
+    except ImportError:
+        return None
+
+
+def _catalogue(
+    *values: npt.ArrayLike, rows: int = 1
+) -> tuple[list[FloatArray | float], int] | None:
+    """The arguments as contiguous 1-d float64 arrays (a float for a scalar or a length-1
+    array) and the catalogue length n, when the compiled path applies; otherwise None.
+
+    It applies when every argument is a scalar or a 1-d array of length 1 or n (with `rows`,
+    the rows of a per-SKU schedule, also 1 or n) and n >= `_COMPILED_MIN_SKUS`. Anything
+    else, including values that do not convert, goes to the numpy path, which checks it.
+    """
+    arrays = []
+    for value in values:
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            return None
+        if array.ndim > 1:
+            return None
+        arrays.append(np.ascontiguousarray(array.reshape(-1)))
+    n = max([rows, *(a.shape[0] for a in arrays)])
+    if (
+        n < _COMPILED_MIN_SKUS
+        or rows not in (1, n)
+        or any(a.shape[0] not in (1, n) for a in arrays)
+    ):
+        return None
+    return [float(a[0]) if a.shape[0] == 1 else a for a in arrays], n
+
+
 # --------------------------------------------------------------------------- EOQ family
 
 
@@ -319,6 +376,14 @@ def eoq(
         >>> round(float(r.order_quantity), 2), round(float(r.cost), 2)
         (304.05, 68.41)
     """
+    fast = _catalogue(fixed_cost, holding_cost, demand_rate)
+    kernels = None if fast is None else _closed_kernels()
+    if fast is not None and kernels is not None:
+        (k1, h1, lam1), n = fast
+        q, cost = np.empty(n), np.empty(n)
+        if kernels.eoq(k1, h1, lam1, q, cost) == 0:
+            return EOQResult(order_quantity=q, cost=cost)
+        # Not 0: a bad value, which the numpy path below reports by name and index.
     k, h, lam = broadcast(
         fixed_cost=as_float_array("fixed_cost", fixed_cost, "positive"),
         holding_cost=as_float_array("holding_cost", holding_cost, "positive"),
@@ -359,6 +424,13 @@ def eoq_with_backorders(
         >>> round(float(r.order_quantity), 2), round(float(r.stockout_fraction), 4)
         (310.81, 0.0431)
     """
+    fast = _catalogue(fixed_cost, holding_cost, stockout_cost, demand_rate)
+    kernels = None if fast is None else _closed_kernels()
+    if fast is not None and kernels is not None:
+        (k1, h1, p1, lam1), n = fast
+        q, fraction, cost = np.empty(n), np.empty(n), np.empty(n)
+        if kernels.eoq_with_backorders(k1, h1, p1, lam1, q, fraction, cost) == 0:
+            return EOQBackorderResult(order_quantity=q, stockout_fraction=fraction, cost=cost)
     k, h, p, lam = broadcast(
         fixed_cost=as_float_array("fixed_cost", fixed_cost, "positive"),
         holding_cost=as_float_array("holding_cost", holding_cost, "positive"),
@@ -444,6 +516,9 @@ def eoq_all_units_discount(
         >>> float(r.order_quantity), int(r.region), round(float(r.cost), 2)
         (800.0, 2, 978.6)
     """
+    fast = _discount_compiled(fixed_cost, holding_rate, demand_rate, breakpoints, unit_costs)
+    if fast is not None:
+        return fast
     b, c = _check_schedule(breakpoints, unit_costs)
     k, i, lam = broadcast(
         fixed_cost=as_float_array("fixed_cost", fixed_cost, "positive"),
@@ -498,6 +573,41 @@ def eoq_all_units_discount(
         np.copyto(q, b_[..., j])
         offer(j, None)
     return EOQDiscountResult(order_quantity=best_q, region=best_region, cost=best_cost)
+
+
+def _discount_compiled(
+    fixed_cost: npt.ArrayLike,
+    holding_rate: npt.ArrayLike,
+    demand_rate: npt.ArrayLike,
+    breakpoints: npt.ArrayLike,
+    unit_costs: npt.ArrayLike,
+) -> EOQDiscountResult | None:
+    """`eoq_all_units_discount` by its compiled kernel, or None for the numpy path.
+
+    A shared 1-d schedule is checked here once; per-SKU rows (a 2-d schedule) are checked by
+    the kernel as it reads them.
+    """
+    try:
+        b = np.asarray(breakpoints, dtype=np.float64)
+        c = np.asarray(unit_costs, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if b.ndim not in (1, 2) or b.shape != c.shape or b.shape[-1] < 1:
+        return None
+    shared = b.ndim == 1
+    fast = _catalogue(fixed_cost, holding_rate, demand_rate, rows=1 if shared else b.shape[0])
+    kernels = None if fast is None else _closed_kernels()
+    if fast is None or kernels is None:
+        return None
+    if shared:
+        b, c = _check_schedule(b, c)
+    (k1, rate1, lam1), n = fast
+    b2 = np.ascontiguousarray(b.reshape(-1, b.shape[-1]))
+    c2 = np.ascontiguousarray(c.reshape(-1, c.shape[-1]))
+    q, region, cost = np.empty(n), np.empty(n, np.int64), np.empty(n)
+    if kernels.eoq_all_units_discount(k1, rate1, lam1, b2, c2, not shared, q, region, cost):
+        return None
+    return EOQDiscountResult(order_quantity=q, region=region, cost=cost)
 
 
 # --------------------------------------------------------------------------- base stock
@@ -827,6 +937,12 @@ def ss_power_approximation(
         >>> round(float(r.reorder_point), 2), round(float(r.order_up_to_level), 2)
         (40.19, 74.29)
     """
+    fast = _catalogue(holding_cost, stockout_cost, fixed_cost, demand_mean, demand_sd)
+    kernels = None if fast is None else _closed_kernels()
+    if fast is not None and kernels is not None:
+        result = _ss_power_blocked(kernels, *fast)
+        if result is not None:
+            return result
     h, p, k, mu, sd = broadcast(
         holding_cost=as_float_array("holding_cost", holding_cost, "positive"),
         stockout_cost=as_float_array("stockout_cost", stockout_cost, "positive"),
@@ -841,6 +957,54 @@ def ss_power_approximation(
     z = np.sqrt((q / sd) * (h / p))
     s = 0.973 * mu + sd * (0.183 / z + 1.063 - 2.192 * z)
     return SSResult(reorder_point=s, order_up_to_level=s + q)
+
+
+_SS_POWER_BLOCK = 16_384
+"""SKUs per block of the compiled `ss_power_approximation`: its buffers stay in cache."""
+
+
+def _ss_power_blocked(
+    kernels: ModuleType, arrays: list[FloatArray | float], n: int
+) -> SSResult | None:
+    """`ss_power_approximation` in cache-sized blocks, or None when an input is bad.
+
+    numba's scalar log and exp cost several times numpy's vectorized ones, so each block
+    runs the arithmetic compiled and the four transcendental functions through numpy, on
+    buffers that stay in cache: one read of each input and one write of each output, with
+    the numpy path's functions and order of operations (the same bits). Both release the
+    GIL, so the catalogue is split over numba's thread count of Python threads.
+    """
+    s_out, big_s_out = np.empty(n), np.empty(n)
+    blocks = -(-n // _SS_POWER_BLOCK)
+    parts = max(1, min(kernels.threads(), blocks))
+    bounds = [blocks * j // parts * _SS_POWER_BLOCK for j in range(parts)] + [n]
+    bad = [0] * parts
+
+    def run(part: int) -> None:
+        h, p, k, mu, sd = arrays
+        stop = bounds[part + 1]
+        buffers = np.empty((3, _SS_POWER_BLOCK))
+        for start in range(bounds[part], stop, _SS_POWER_BLOCK):
+            k_over_h, cv2, mean = buffers[:, : min(_SS_POWER_BLOCK, stop - start)]
+            if kernels.ss_power_prepare(h, p, k, mu, sd, start, k_over_h, cv2, mean):
+                bad[part] = 1
+                return
+            np.log(k_over_h, out=k_over_h)
+            np.log1p(cv2, out=cv2)
+            np.log(mean, out=mean)
+            kernels.ss_power_exponent(k_over_h, cv2, mean)
+            np.exp(k_over_h, out=k_over_h)
+            kernels.ss_power_finish(h, p, mu, sd, start, k_over_h, s_out, big_s_out)
+
+    helpers = [threading.Thread(target=run, args=(part,)) for part in range(1, parts)]
+    for thread in helpers:
+        thread.start()
+    run(0)
+    for thread in helpers:
+        thread.join()
+    if any(bad):
+        return None
+    return SSResult(reorder_point=s_out, order_up_to_level=big_s_out)
 
 
 def ss_poisson_exact(
