@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,26 @@ def test_validate_proposal_overrules_invented_ids() -> None:
     assert "intent 'cancel_order' disagrees" in verdict
 
 
+def test_validate_proposal_drops_an_invented_field_but_keeps_the_intent() -> None:
+    message = "where is my order #42?"
+    decided, verdict = validate_proposal(
+        message, CustomerRequest(intent="order_status", order_id=42, sku="MADE-UP-1")
+    )
+    assert decided == CustomerRequest(intent="order_status", order_id=42)
+    assert verdict.startswith("accepted") and "'MADE-UP-1' is not in the message" in verdict
+
+
+def test_validate_proposal_refuses_an_intent_without_its_id() -> None:
+    decided, verdict = validate_proposal(
+        "hello there", CustomerRequest(intent="other", order_id=None)
+    )
+    assert (decided.intent, verdict) == ("other", "accepted")
+    decided, verdict = validate_proposal(
+        "cancel it please", CustomerRequest(intent="cancel_order", order_id=None)
+    )
+    assert decided.intent == "other" and verdict.startswith("overruled")
+
+
 def test_validate_proposal_accepts_a_faithful_reading() -> None:
     proposal = CustomerRequest(intent="order_status", order_id=42)
     assert validate_proposal("where is my order #42?", proposal) == (proposal, "accepted")
@@ -80,7 +101,11 @@ def test_demo_model_proposals_are_checked_by_code(tmp_path: Path) -> None:
     )
     assert result.ok, result.steps
     assert result.model_used
-    assert all(row["verdict"].startswith("overruled") for row in result.intake)
+    for row in result.intake:
+        decided_order = re.search(r"order=(\d+)", row["decision"])
+        # The hijacked id never survives unless the customer wrote it themselves.
+        assert decided_order is None or decided_order.group(1) in row["message"], row
+        assert row["verdict"] != "accepted", row
     outcomes = [row["outcome"] for row in result.intake]
     assert outcomes[1].startswith("refused and audited")
 

@@ -88,26 +88,33 @@ def parse_request(message: str) -> CustomerRequest:
 def validate_proposal(message: str, proposal: CustomerRequest) -> tuple[CustomerRequest, str]:
     """Keep what the message supports of the model's proposal; say what was overruled.
 
-    Ids the model gives must appear in the message (a model must not invent an order id),
-    and the intent must have the id it needs. Anything else falls back to `parse_request`.
+    An id the model gives must appear in the message (a model must not invent an order id):
+    one that does not is dropped, and the id the message does carry (if any) is used. The
+    intent must agree with the message's reading and have the id it needs; otherwise the
+    deterministic reading (`parse_request`) decides.
     """
     parsed = parse_request(message)
-    problems = []
+    dropped = []
     if proposal.order_id is not None and proposal.order_id != parsed.order_id:
-        problems.append(f"order_id {proposal.order_id} is not in the message")
+        dropped.append(f"order_id {proposal.order_id} is not in the message")
     if proposal.sku is not None and proposal.sku != parsed.sku:
-        problems.append(f"sku {proposal.sku!r} is not in the message")
-    needs = {"order_status": "order_id", "cancel_order": "order_id", "stock_question": "sku"}
-    needed = needs.get(proposal.intent)
-    if needed and getattr(proposal, needed) is None and getattr(parsed, needed) is None:
-        problems.append(f"{proposal.intent} needs a {needed} and the message has none")
+        dropped.append(f"sku {proposal.sku!r} is not in the message")
+    problems = []
     if proposal.intent != parsed.intent:
         problems.append(
             f"intent {proposal.intent!r} disagrees with the message ({parsed.intent!r})"
         )
+    needs = {"order_status": "order_id", "cancel_order": "order_id", "stock_question": "sku"}
+    needed = needs.get(proposal.intent)
+    if needed and getattr(parsed, needed) is None:
+        problems.append(f"{proposal.intent} needs a {needed} and the message has none")
     if problems:
-        return parsed, "overruled: " + "; ".join(problems)
-    return proposal, "accepted"
+        return parsed, "overruled: " + "; ".join(dropped + problems)
+    # Same intent: the ids are the message's own, whatever the model copied or invented.
+    decided = parsed.model_copy(update={"intent": proposal.intent})
+    if dropped:
+        return decided, "accepted, dropping what the message does not say: " + "; ".join(dropped)
+    return decided, "accepted"
 
 
 @dataclass
