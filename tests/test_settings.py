@@ -40,3 +40,11 @@ def test_secrets_are_not_printed() -> None:
     s = load_settings(models={"api_keys": {"openai": "sk-very-secret"}})
     assert "sk-very-secret" not in repr(s)
     assert s.models.api_keys["openai"].get_secret_value() == "sk-very-secret"
+
+
+def test_llamacpp_follows_the_local_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().models.base_urls["llamacpp"] == "http://127.0.0.1:8080/v1"
+    monkeypatch.setenv("ORCH_LOCAL_MODEL__PORT", "8091")
+    assert load_settings().models.base_urls["llamacpp"] == "http://127.0.0.1:8091/v1"
+    monkeypatch.setenv("ORCH_MODELS__BASE_URLS", '{"llamacpp": "http://gpu-box:8080/v1"}')
+    assert load_settings().models.base_urls["llamacpp"] == "http://gpu-box:8080/v1"

@@ -17,7 +17,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orchestrator.errors import ConfigError
@@ -167,6 +175,15 @@ class Settings(BaseSettings):
     memory: MemorySettings = Field(default_factory=MemorySettings)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+
+    @model_validator(mode="after")
+    def _llamacpp_defaults_to_the_local_server(self) -> Settings:
+        # `llamacpp:` ids talk to the server `orchestrator local-model` runs, wherever its
+        # host and port are set, unless ORCH_MODELS__BASE_URLS names another server.
+        if "llamacpp" not in self.models.base_urls:
+            host, port = self.local_model.host, self.local_model.port
+            self.models.base_urls["llamacpp"] = f"http://{host}:{port}/v1"
+        return self
 
 
 def load_settings(**overrides: Any) -> Settings:
