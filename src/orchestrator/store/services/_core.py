@@ -8,6 +8,7 @@ audited in a transaction of their own; a write above an approval threshold recor
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -661,24 +662,49 @@ class _Core:
             outcome = "approval_required"
         name = getattr(actor, "name", None)
         agent = getattr(actor, "agent", None)
-        row = {
-            "at": utcnow(),
-            "actor": name[:64] if isinstance(name, str) and name else "unknown",
-            "agent": agent[:32] if isinstance(agent, str) else None,
-            "operation": operation,
-            "arguments": dict(args),
-            "before": None,
-            "after": None,
-            "outcome": outcome,
-            "reason": str(reason)[:500],
-            "idempotency_key": key[:200] if isinstance(key, str) else None,
-            "error": f"{type(exc).__name__}: {exc}",
-        }
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(AUDIT_INSERT, row)
-        except Exception:  # pragma: no cover - the original error matters more
-            pass
+        # The original error matters more than a failed audit of it.
+        with contextlib.suppress(Exception):
+            self._insert_audit(
+                actor_name=name if isinstance(name, str) and name else "unknown",
+                agent=agent if isinstance(agent, str) else None,
+                operation=operation,
+                arguments=dict(args),
+                outcome=outcome,
+                reason=str(reason),
+                idempotency_key=key if isinstance(key, str) else None,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+
+    def _insert_audit(
+        self,
+        *,
+        actor_name: str,
+        agent: str | None,
+        operation: str,
+        arguments: dict[str, Any],
+        outcome: str,
+        reason: str,
+        idempotency_key: str | None,
+        error: str | None,
+    ) -> None:
+        """One audit row without before/after, in a transaction of its own."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                AUDIT_INSERT,
+                {
+                    "at": utcnow(),
+                    "actor": actor_name[:64],
+                    "agent": agent[:32] if agent else None,
+                    "operation": operation[:64],
+                    "arguments": arguments,
+                    "before": None,
+                    "after": None,
+                    "outcome": outcome[:24],
+                    "reason": reason[:500],
+                    "idempotency_key": idempotency_key[:200] if idempotency_key else None,
+                    "error": error,
+                },
+            )
 
     def _record_approval(
         self,
@@ -774,23 +800,16 @@ class _Core:
             reason: why, in a sentence.
             error: the refusal's message, if any.
         """
-        with self.engine.begin() as conn:
-            conn.execute(
-                AUDIT_INSERT,
-                {
-                    "at": utcnow(),
-                    "actor": actor.name[:64],
-                    "agent": actor.agent[:32] if actor.agent else None,
-                    "operation": operation[:64],
-                    "arguments": json.loads(json.dumps(dict(arguments), default=str)),
-                    "before": None,
-                    "after": None,
-                    "outcome": outcome[:24],
-                    "reason": reason[:500],
-                    "idempotency_key": None,
-                    "error": error,
-                },
-            )
+        self._insert_audit(
+            actor_name=actor.name,
+            agent=actor.agent,
+            operation=operation,
+            arguments=json.loads(json.dumps(dict(arguments), default=str)),
+            outcome=outcome,
+            reason=reason,
+            idempotency_key=None,
+            error=error,
+        )
 
     def _require_approval(self, tx: Tx, needed: bool, reason: str) -> None:
         """Raise `ApprovalRequired` unless not `needed` or `tx.approval_id` approves this call.
