@@ -29,7 +29,13 @@ from orchestrator.backends.registry import (
     unregister_provider,
 )
 from orchestrator.backends.routing import ModelRouter
-from orchestrator.backends.structured import ToolChoice, choose_tool, structured_output
+from orchestrator.backends.structured import (
+    ToolChoice,
+    achoose_tool,
+    astructured_output,
+    choose_tool,
+    structured_output,
+)
 
 __all__ = [
     "BackendConfig",
@@ -40,6 +46,8 @@ __all__ = [
     "ModelRouter",
     "Provider",
     "ToolChoice",
+    "achoose_tool",
+    "astructured_output",
     "capabilities_of",
     "choose_tool",
     "clear_probe_cache",

@@ -101,6 +101,7 @@ _BUILTIN: dict[str, str] = {
     "openai": "orchestrator.backends.providers:OPENAI",
     "openai-compatible": "orchestrator.backends.providers:OPENAI_COMPATIBLE",
     "test": "orchestrator.testing:TEST_PROVIDER",
+    "none": "orchestrator.backends.none:NONE",
 }
 _registry: dict[str, Provider | str] = dict(_BUILTIN)
 _lock = threading.Lock()

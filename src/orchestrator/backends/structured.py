@@ -21,9 +21,9 @@ wrong tool: the caller's code must check that the choice makes sense before acti
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, convert_to_messages
 from langchain_core.tools import BaseTool
@@ -34,9 +34,10 @@ from orchestrator.backends.exceptions import BackendRejected
 from orchestrator.backends.probe import Capabilities, capabilities_of
 from orchestrator.errors import BackendUnavailable, StructuredOutputError, ToolCallError
 
-__all__ = ["ToolChoice", "choose_tool", "structured_output"]
+__all__ = ["ToolChoice", "achoose_tool", "astructured_output", "choose_tool", "structured_output"]
 
 T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
 MessagesInput = str | Sequence[BaseMessage | tuple[str, str] | dict[str, Any] | str]
 Mode = Literal["json_schema", "json_object", "prompt"]
 
@@ -56,6 +57,21 @@ class ToolChoice:
     args: dict[str, Any]
     via: Literal["native", "protocol"]
     call_id: str | None = None
+
+    def as_message(self, content: str = "") -> AIMessage:
+        """The choice as an `AIMessage` with one tool call, for a `ToolNode` to run.
+
+        The tool-call id is the model's own, or a fresh one for a protocol choice: once the
+        message is checkpointed, a re-run of the tool node sees the same id, so the write
+        key is stable.
+        """
+        import uuid
+
+        call_id = self.call_id or f"call_{uuid.uuid4().hex[:24]}"
+        return AIMessage(
+            content=content,
+            tool_calls=[{"name": self.name, "args": dict(self.args), "id": call_id}],
+        )
 
 
 def _messages(messages: MessagesInput) -> list[BaseMessage]:
@@ -107,8 +123,11 @@ def _ladder(caps: Capabilities) -> list[Mode]:
     return ["json_object"] if caps.json_mode else ["prompt"]
 
 
-def _structured(
-    model: Any,
+Request = tuple[list[BaseMessage], dict[str, Any]]
+"""One model call the ladder wants made: (conversation, invoke options)."""
+
+
+def _ladder_steps(
     messages: list[BaseMessage],
     *,
     name: str,
@@ -116,7 +135,13 @@ def _structured(
     validate: Callable[[Any], T],
     instruction: str,
     caps: Capabilities,
-) -> T:
+) -> Generator[Request, BaseMessage, T]:
+    """The structured-output ladder without I/O: yields model calls, receives replies.
+
+    A sync or an async driver makes each yielded call and sends the reply back (or throws the
+    `BackendRejected` the call raised). Returns the validated value; raises
+    `StructuredOutputError` when every rung failed.
+    """
     if not caps.reachable:
         raise BackendUnavailable(caps.detail or "the model backend is not reachable")
     system = SystemMessage(content=instruction)
@@ -129,7 +154,7 @@ def _structured(
         refused = False
         for attempt in range(2):
             try:
-                reply = model.invoke(conversation, **kwargs)
+                reply = yield conversation, kwargs
             except BackendRejected as exc:
                 if mode != "json_schema" or exc.status_code not in (400, 422, 500):
                     raise
@@ -164,6 +189,64 @@ def _structured(
     )
 
 
+def _target(model: Any, kwargs: dict[str, Any]) -> Any:
+    tools = kwargs.get(_NATIVE)
+    return model.bind_tools(tools, tool_choice="required") if tools else model
+
+
+def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in kwargs.items() if k != _NATIVE}
+
+
+def _drive(model: Any, steps: Generator[Request, BaseMessage, R]) -> R:
+    """Run the ladder with blocking calls."""
+    try:
+        conversation, kwargs = next(steps)
+        while True:
+            try:
+                reply = _target(model, kwargs).invoke(conversation, **_options(kwargs))
+            except BackendRejected as exc:
+                conversation, kwargs = steps.throw(exc)
+                continue
+            conversation, kwargs = steps.send(reply)
+    except StopIteration as done:
+        return cast(R, done.value)
+
+
+async def _adrive(model: Any, steps: Generator[Request, BaseMessage, R]) -> R:
+    """Run the ladder with awaited calls."""
+    try:
+        conversation, kwargs = next(steps)
+        while True:
+            try:
+                reply = await _target(model, kwargs).ainvoke(conversation, **_options(kwargs))
+            except BackendRejected as exc:
+                conversation, kwargs = steps.throw(exc)
+                continue
+            conversation, kwargs = steps.send(reply)
+    except StopIteration as done:
+        return cast(R, done.value)
+
+
+def _structured_steps(
+    model: Any, messages: MessagesInput, schema: type[T], capabilities: Capabilities | None
+) -> Generator[Request, BaseMessage, T]:
+    caps = capabilities or capabilities_of(model)
+    json_schema = schema.model_json_schema()
+    instruction = (
+        "Answer with one JSON object and nothing else. It must match this JSON schema:\n"
+        + json.dumps(json_schema, separators=(",", ":"))
+    )
+    return _ladder_steps(
+        _messages(messages),
+        name=schema.__name__,
+        schema=json_schema,
+        validate=schema.model_validate,
+        instruction=instruction,
+        caps=caps,
+    )
+
+
 def structured_output(
     model: Any,
     messages: MessagesInput,
@@ -193,21 +276,18 @@ def structured_output(
         >>> structured_output(model, "Where is my parcel?", Intent)  # doctest: +SKIP
         Intent(intent='order_status')
     """
-    caps = capabilities or capabilities_of(model)
-    json_schema = schema.model_json_schema()
-    instruction = (
-        "Answer with one JSON object and nothing else. It must match this JSON schema:\n"
-        + json.dumps(json_schema, separators=(",", ":"))
-    )
-    return _structured(
-        model,
-        _messages(messages),
-        name=schema.__name__,
-        schema=json_schema,
-        validate=schema.model_validate,
-        instruction=instruction,
-        caps=caps,
-    )
+    return _drive(model, _structured_steps(model, messages, schema, capabilities))
+
+
+async def astructured_output(
+    model: Any,
+    messages: MessagesInput,
+    schema: type[T],
+    *,
+    capabilities: Capabilities | None = None,
+) -> T:
+    """`structured_output` with awaited model calls (for async nodes); same ladder, same errors."""
+    return await _adrive(model, _structured_steps(model, messages, schema, capabilities))
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,33 +353,16 @@ def _protocol_schema(specs: Sequence[_ToolSpec]) -> dict[str, Any]:
     return branches[0] if len(branches) == 1 else {"anyOf": branches}
 
 
-def choose_tool(
+_NATIVE = "__native_tools__"
+"""Marks a request the driver must send through `bind_tools(tools, tool_choice="required")`."""
+
+
+def _choose_steps(
     model: Any,
     messages: MessagesInput,
     tools: Sequence[BaseTool | type[BaseModel]],
-    *,
-    capabilities: Capabilities | None = None,
-) -> ToolChoice:
-    """Have the model pick one of `tools` and its arguments; the result is validated.
-
-    Native tool calling is used where the backend supports it; otherwise the text protocol
-    `{"tool": <name>, "args": {...}}` under JSON-schema constrained decoding (or JSON mode plus
-    one repair). The caller must still check that the choice is sensible: a small model can
-    choose a valid but wrong tool.
-
-    Args:
-        model: a chat model from `ModelRouter.chat_model`.
-        messages: the conversation.
-        tools: LangChain tools or pydantic models (the class name is the tool name).
-        capabilities: skip the probe and use these.
-
-    Returns:
-        The `ToolChoice`, with arguments validated against the chosen tool's schema.
-
-    Raises:
-        ToolCallError: no valid call could be had (none, an unknown tool, bad arguments).
-        BackendUnavailable, BackendTimeout: the server failed.
-    """
+    capabilities: Capabilities | None,
+) -> Generator[Request, BaseMessage, ToolChoice]:
     if not tools:
         raise ToolCallError("choose_tool() needs at least one tool")
     specs = {spec.name: spec for spec in map(_spec, tools)}
@@ -307,7 +370,7 @@ def choose_tool(
     msgs = _messages(messages)
     problems: list[str] = []
     if caps.native_tools:
-        reply = model.bind_tools(list(tools), tool_choice="required").invoke(msgs)
+        reply = yield msgs, {_NATIVE: list(tools)}
         calls = getattr(reply, "tool_calls", None) or []
         if not calls:
             problems.append("native: the model made no tool call")
@@ -346,8 +409,7 @@ def choose_tool(
         return _Protocol(tool=spec.name, args=spec.validate(payload.get("args")))
 
     try:
-        chosen = _structured(
-            model,
+        chosen = yield from _ladder_steps(
             msgs,
             name="tool_call",
             schema=_protocol_schema(list(specs.values())),
@@ -362,6 +424,48 @@ def choose_tool(
             + "; take the deterministic path"
         ) from exc
     return ToolChoice(chosen.tool, chosen.args, "protocol")
+
+
+def choose_tool(
+    model: Any,
+    messages: MessagesInput,
+    tools: Sequence[BaseTool | type[BaseModel]],
+    *,
+    capabilities: Capabilities | None = None,
+) -> ToolChoice:
+    """Have the model pick one of `tools` and its arguments; the result is validated.
+
+    Native tool calling is used where the backend supports it; otherwise the text protocol
+    `{"tool": <name>, "args": {...}}` under JSON-schema constrained decoding (or JSON mode plus
+    one repair). The caller must still check that the choice is sensible: a small model can
+    choose a valid but wrong tool. `ToolChoice.as_message()` turns the choice into an
+    `AIMessage` tool call that a `ToolNode` runs.
+
+    Args:
+        model: a chat model from `ModelRouter.chat_model`.
+        messages: the conversation.
+        tools: LangChain tools or pydantic models (the class name is the tool name).
+        capabilities: skip the probe and use these.
+
+    Returns:
+        The `ToolChoice`, with arguments validated against the chosen tool's schema.
+
+    Raises:
+        ToolCallError: no valid call could be had (none, an unknown tool, bad arguments).
+        BackendUnavailable, BackendTimeout: the server failed.
+    """
+    return _drive(model, _choose_steps(model, messages, tools, capabilities))
+
+
+async def achoose_tool(
+    model: Any,
+    messages: MessagesInput,
+    tools: Sequence[BaseTool | type[BaseModel]],
+    *,
+    capabilities: Capabilities | None = None,
+) -> ToolChoice:
+    """`choose_tool` with awaited model calls (for async nodes); same rules, same errors."""
+    return await _adrive(model, _choose_steps(model, messages, tools, capabilities))
 
 
 class _Protocol(BaseModel):
