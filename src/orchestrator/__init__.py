@@ -15,11 +15,13 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from orchestrator.errors import (
+    ApprovalRejected,
     ApprovalRequired,
     BackendError,
     BackendTimeout,
     BackendUnavailable,
     ConfigError,
+    HiddenRecord,
     IdempotencyConflict,
     ImportFailed,
     InsufficientStock,
@@ -42,11 +44,13 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "ApprovalRejected",
     "ApprovalRequired",
     "BackendError",
     "BackendTimeout",
     "BackendUnavailable",
     "ConfigError",
+    "HiddenRecord",
     "IdempotencyConflict",
     "ImportFailed",
     "InsufficientStock",

@@ -6,14 +6,16 @@ OrchestratorError
 ├── StoreError                             the operations store
 │   ├── InvalidInput (also ValueError)     a bad value from a caller: quantity, id, type
 │   ├── NotFound (also LookupError)        an id that names nothing
-│   │   └── UnknownSku
+│   │   ├── UnknownSku
+│   │   └── HiddenRecord                   another customer's record, answered as not found
 │   ├── InsufficientStock                  the guarded change found too little available stock
 │   ├── InvalidTransition                  a status change the state machine does not allow
 │   ├── IdempotencyConflict                a key replayed with different arguments
 │   ├── ImportFailed                       a CSV/JSON import with bad rows; nothing was imported
 │   └── InvariantViolation                 check_invariants() found broken books
 ├── PermissionDenied                       a tool outside the agent's allow-list, or another
-│                                          customer's records
+│   │                                      customer's records
+│   └── ApprovalRejected                   a human rejected the write
 ├── ApprovalRequired                       a write above a threshold waits for a human
 └── BackendError                           model backends
     ├── BackendUnavailable                 nothing answers at the URL, or it died mid-request
@@ -33,11 +35,13 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "ApprovalRejected",
     "ApprovalRequired",
     "BackendError",
     "BackendTimeout",
     "BackendUnavailable",
     "ConfigError",
+    "HiddenRecord",
     "IdempotencyConflict",
     "ImportFailed",
     "InsufficientStock",
@@ -102,6 +106,19 @@ class UnknownSku(NotFound):
     def __init__(self, sku: str) -> None:
         super().__init__("product", sku, "check the SKU with search_products or get_product_info")
         self.sku = sku
+
+
+class HiddenRecord(NotFound):
+    """Another customer's record, asked for in a customer's run: answered exactly as a missing
+    id, so a customer cannot learn which ids exist. The audit log keeps the difference.
+
+    Attributes:
+        reason: what really happened (whose record it is), for the audit log only.
+    """
+
+    def __init__(self, entity: str, key: object, reason: str, hint: str = "") -> None:
+        super().__init__(entity, key, hint)
+        self.reason = reason
 
 
 class InsufficientStock(StoreError):
@@ -183,6 +200,26 @@ class PermissionDenied(OrchestratorError):
         self.action = action
         self.reason = reason
         super().__init__(f"agent {agent!r} may not {action}: {reason}")
+
+
+class ApprovalRejected(PermissionDenied):
+    """A human rejected the write this call asked approval for; nothing was changed.
+
+    Attributes:
+        approval_id: the rejected approval.
+        decided_by: who rejected it.
+        note: what they said.
+    """
+
+    def __init__(
+        self, agent: str, action: str, approval_id: int, decided_by: str | None, note: str = ""
+    ) -> None:
+        self.approval_id = approval_id
+        self.decided_by = decided_by
+        self.note = note
+        who = decided_by or "a human"
+        reason = f"approval {approval_id} was rejected by {who}" + (f": {note}" if note else "")
+        super().__init__(agent, action, reason)
 
 
 class ApprovalRequired(OrchestratorError):

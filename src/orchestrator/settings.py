@@ -26,16 +26,18 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from orchestrator.errors import ConfigError
 
 __all__ = [
     "ApprovalSettings",
     "AuditSettings",
+    "CheckpointSettings",
     "LocalModelSettings",
     "MemorySettings",
     "ModelSettings",
+    "RuntimeSettings",
     "Settings",
     "StoreSettings",
     "load_settings",
@@ -146,6 +148,44 @@ class ApprovalSettings(_Section):
     """Cancelling an order that has shipped always needs approval."""
 
 
+class CheckpointSettings(_Section):
+    """Where graph runs keep their checkpoints (what lets a run resume after a crash)."""
+
+    url: str | None = None
+    """`sqlite:///path.db`, `postgresql://...`, or `memory` (tests). Default: beside the store:
+    a SQLite store `shop.db` keeps them in `shop.checkpoints.db`, a PostgreSQL store in its own
+    database (tables `checkpoints*`), an in-memory store in memory."""
+
+    @field_validator("url")
+    @classmethod
+    def _known_kind(cls, value: str | None) -> str | None:
+        if value is not None and value != "memory" and not value.startswith(("sqlite", "postgres")):
+            raise ValueError(f"{value!r} is not sqlite:///..., postgresql://... or memory")
+        return value
+
+
+class RuntimeSettings(_Section):
+    """How graphs run: bounds on agent loops."""
+
+    max_tool_calls_per_turn: int = Field(default=8, ge=1, le=100)
+    """Tool calls one agent may make for one customer message before it must answer or
+    escalate; calls past it are refused (the model is told) and the turn is escalated."""
+    recursion_limit: int = Field(default=60, ge=5, le=10_000)
+    """LangGraph's limit on steps per run."""
+    graphs: dict[str, str] = Field(default_factory=dict)
+    """Your graphs, `{"name": "package.module:build_name_graph"}`: every process (workers, the
+    CLI resuming a run after an approval) then knows them, not only the one that registered."""
+
+    @field_validator("graphs")
+    @classmethod
+    def _import_paths(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, path in value.items():
+            module, _, attr = path.partition(":")
+            if not module or not attr:
+                raise ValueError(f"graph {name!r}: {path!r} is not 'package.module:function'")
+        return value
+
+
 class AuditSettings(_Section):
     """What the audit log records besides every write and every refusal."""
 
@@ -175,6 +215,17 @@ class Settings(BaseSettings):
     memory: MemorySettings = Field(default_factory=MemorySettings)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)
+    runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
+
+    @classmethod
+    def defaults(cls) -> Settings:
+        """The built-in defaults, ignoring the environment and any `.env` file.
+
+        What library objects use when the caller passes no settings, so that configuration
+        is read only where the application says so (`Orchestrator`, the CLI, `load_settings`).
+        """
+        return _DefaultSettings()
 
     @model_validator(mode="after")
     def _llamacpp_defaults_to_the_local_server(self) -> Settings:
@@ -184,6 +235,21 @@ class Settings(BaseSettings):
             host, port = self.local_model.host, self.local_model.port
             self.models.base_urls["llamacpp"] = f"http://{host}:{port}/v1"
         return self
+
+
+class _DefaultSettings(Settings):
+    """`Settings` from keyword arguments and defaults only (see `Settings.defaults`)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
 
 
 def load_settings(**overrides: Any) -> Settings:

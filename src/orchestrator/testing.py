@@ -23,6 +23,14 @@ Example:
 
 Model id `test:<anything>` (from settings) gives a `ScriptedModel` that echoes the last
 message; give the router a scripted instance for anything else (`ModelRouter(..., pinned=...)`).
+
+`test_shop()` makes a small seeded shop (SQLite file or PostgreSQL) and an `Orchestrator` on it,
+so you test your own graphs the way the project tests its own:
+
+    >>> with test_shop(tmp_path / "shop.db") as shop:
+    ...     orch = shop.orchestrator(models=ScriptedModel(responses=[...]))
+    ...     orch.register_graph("mine", build_my_graph)
+    ...     result = orch.run("mine", {...}, context=RunContext(actor="test"))
 """
 
 from __future__ import annotations
@@ -50,7 +58,9 @@ __all__ = [
     "ScriptExhausted",
     "ScriptedCall",
     "ScriptedModel",
+    "TestShop",
     "postgres_database",
+    "test_shop",
 ]
 
 Reply = AIMessage | str | BaseException | Callable[[list[BaseMessage]], "AIMessage | str"]
@@ -279,6 +289,135 @@ TEST_PROVIDER = Provider(
     None,
     "scripted models from orchestrator.testing (echo unless pinned)",
 )
+
+
+@dataclass
+class TestShop:
+    """A small seeded shop for tests: its settings, engine, service, and ids to use.
+
+    Attributes:
+        settings: settings pointing at the store (models default to `test:echo`, so nothing
+            reaches a real model; checkpoints go beside the store).
+        engine: the store's engine.
+        service: its `StoreService`.
+        customers: customer ids, lowest first.
+        skus: SKUs stocked at `location` with at least 5 units available, sorted.
+        location: the main warehouse's code.
+        placed_orders: ids of orders in status `placed`, by customer id.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    settings: Any
+    engine: Any
+    service: Any
+    customers: list[int]
+    skus: list[str]
+    location: str
+    placed_orders: dict[int, list[int]]
+    _open: list[Any] = field(default_factory=list)
+
+    def orchestrator(self, **kwargs: Any) -> Any:
+        """An `Orchestrator` on this shop (closed with the shop); kwargs go to it."""
+        from orchestrator.runtime import Orchestrator
+
+        orch = Orchestrator(self.settings, **kwargs)
+        self._open.append(orch)
+        return orch
+
+    def close(self) -> None:
+        """Close the orchestrators made here and the engine."""
+        for orch in self._open:
+            orch.close()
+        self._open.clear()
+        self.engine.dispose()
+
+
+@contextmanager
+def test_shop(
+    where: str | Any,
+    *,
+    skus: int = 20,
+    days: int = 35,
+    customers: int = 12,
+    anomalies: int = 0,
+    seed: int = 0,
+    **settings: Any,
+) -> Iterator[TestShop]:
+    """A small deterministic shop seeded into `where`, for tests of graphs and tools.
+
+    Args:
+        where: a SQLite file path, or a store URL (`sqlite:///...`, `postgresql+psycopg://...`,
+            e.g. one from `postgres_database`). The store is reset.
+        skus, days, customers, anomalies, seed: the seeded world (see `orchestrator seed`).
+        settings: further settings sections, e.g. `approvals={"adjustment_units": 5}`.
+
+    Yields:
+        The `TestShop`, closed afterwards.
+    """
+    from sqlalchemy import select
+
+    from orchestrator.settings import Settings
+    from orchestrator.store import make_engine
+    from orchestrator.store.models import Customer, Order, OrderStatus, Stock
+    from orchestrator.store.seed import seed as seed_store
+    from orchestrator.store.services import StoreService
+
+    url = str(where)
+    if "://" not in url:
+        url = f"sqlite:///{url}"
+    settings.setdefault("models", {"default": "test:echo"})
+    config = Settings.defaults().model_copy(
+        update={
+            "store": Settings.defaults().store.model_copy(update={"url": url}),
+            **{
+                name: getattr(Settings.defaults(), name).model_copy(update=value)
+                for name, value in settings.items()
+            },
+        }
+    )
+    engine = make_engine(config.store)
+    try:
+        seed_store(
+            engine,
+            skus=skus,
+            days=days,
+            customers=customers,
+            anomalies=anomalies,
+            seed=seed,
+            reset=True,
+        )
+        with engine.connect() as conn:
+            stock = conn.execute(
+                select(Stock.sku)  # type: ignore[call-overload]
+                .where(Stock.location == "WH-MAIN", Stock.on_hand - Stock.reserved >= 5)
+                .order_by(Stock.sku)
+            ).scalars()
+            skus_ok = list(stock)
+            placed: dict[int, list[int]] = {}
+            for customer_id, order_id in conn.execute(
+                select(Order.customer_id, Order.id)  # type: ignore[call-overload]
+                .where(Order.status == OrderStatus.PLACED)
+                .order_by(Order.id)
+            ):
+                placed.setdefault(int(customer_id), []).append(int(order_id))
+            ids = list(conn.execute(select(Customer.id).order_by(Customer.id)).scalars())  # type: ignore[call-overload]
+    except Exception:
+        engine.dispose()
+        raise
+    shop = TestShop(
+        settings=config,
+        engine=engine,
+        service=StoreService(engine, settings=config),
+        customers=[int(i) for i in ids],
+        skus=skus_ok,
+        location="WH-MAIN",
+        placed_orders=placed,
+    )
+    try:
+        yield shop
+    finally:
+        shop.close()
 
 
 @contextmanager

@@ -69,15 +69,81 @@ def test_upgrade_matches_create_all(store_url: str, second_url: str) -> None:
         created.dispose()
 
 
-def test_upgrade_adopts_a_create_all_database(store_url: str) -> None:
+def test_create_all_stamps_the_newest_revision(store_url: str) -> None:
     engine = make_engine(store_url)
     try:
         create_all(engine)
-        assert current_revision(engine) is None
-        assert upgrade(engine) == head_revision()
+        assert current_revision(engine) == head_revision()
+        assert upgrade(engine) == head_revision()  # nothing to do
+        create_all(engine)  # and again: idempotent
         assert current_revision(engine) == head_revision()
     finally:
         engine.dispose()
+
+
+def test_upgrade_adopts_an_unversioned_initial_database(store_url: str) -> None:
+    # Databases made by create_all before the store was versioned have the initial tables
+    # and no alembic_version: upgrade stamps them initial and migrates from there.
+    engine = make_engine(store_url)
+    try:
+        assert upgrade(engine, "0001_initial") == "0001_initial"
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE alembic_version"))
+        assert current_revision(engine) is None
+        assert upgrade(engine) == head_revision()
+        assert schema_diff(engine) == []
+    finally:
+        engine.dispose()
+
+
+def test_runtime_revision_keeps_every_row(store_url: str) -> None:
+    """0001 -> 0002: approvals, audit rows and idempotency records survive, new columns null."""
+    engine = make_engine(store_url)
+    try:
+        upgrade(engine, "0001_initial")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO approval (tool, arguments, reason, status, actor, created_at) "
+                    "VALUES ('adjust_stock', '{\"delta\": 60}', 'big', 'pending', 'ann', "
+                    "CURRENT_TIMESTAMP)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO audit_log (at, actor, operation, arguments, outcome, reason) "
+                    "VALUES (CURRENT_TIMESTAMP, 'ann', 'adjust_stock', '{}', 'ok', '')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO idempotency_record (key, operation, request_hash, result, "
+                    "created_at) VALUES ('k1', 'adjust_stock', 'h', '{}', CURRENT_TIMESTAMP)"
+                )
+            )
+        assert upgrade(engine) == head_revision()
+        with engine.connect() as conn:
+            approval = conn.execute(
+                text("SELECT tool, status, idempotency_key, approved_arguments FROM approval")
+            ).one()
+            audit = conn.execute(text("SELECT operation, thread_id FROM audit_log")).one()
+            record = conn.execute(text("SELECT key, principal FROM idempotency_record")).one()
+        assert tuple(approval) == ("adjust_stock", "pending", None, None)
+        assert tuple(audit) == ("adjust_stock", None)
+        assert tuple(record) == ("k1", None)
+        assert schema_diff(engine) == []
+        assert "append-only" in _append_only_refusal(engine)
+    finally:
+        engine.dispose()
+
+
+def _append_only_refusal(engine: Engine) -> str:
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM audit_log"))
+    except Exception as exc:
+        return str(exc)
+    return "audit_log accepted a DELETE"
 
 
 def test_cli_db_upgrade(store_url: str) -> None:

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from store_factories import STAFF, Shop, assert_balanced
 
-from orchestrator.errors import InvalidInput, InvalidTransition, PermissionDenied
+from orchestrator.errors import HiddenRecord, InvalidInput, InvalidTransition
 from orchestrator.store.services import Actor, OrderLineIn, ReturnLineIn, StoreService
 
 
@@ -14,21 +14,44 @@ def _shipped(svc: StoreService, shop: Shop, qty: int = 3) -> int:
     order = svc.create_order(
         shop.customers[0], [OrderLineIn(sku="SKU-1", qty=qty)], location="WH-MAIN", actor=STAFF
     )
-    svc.place_order(order.id, actor=STAFF)
-    svc.record_payment(order.id, "authorization", order.total_cents, actor=STAFF)
-    svc.record_payment(order.id, "capture", order.total_cents, actor=STAFF)
+    placed = svc.place_order(order.id, actor=STAFF)
+    svc.record_payment(order.id, "authorization", placed.total_cents, actor=STAFF)
+    svc.record_payment(order.id, "capture", placed.total_cents, actor=STAFF)
     svc.ship_order(order.id, carrier="dhl", actor=STAFF)
     return order.id
 
 
+def test_placing_prices_the_order_from_the_store_tables(svc: StoreService, shop: Shop) -> None:
+    order = svc.create_order(
+        shop.customers[0], [OrderLineIn(sku="SKU-1", qty=3)], location="WH-MAIN", actor=STAFF
+    )
+    assert (order.subtotal_cents, order.total_cents) == (3000, 3000)  # a draft: goods only
+    best = svc.discount_eligibility(shop.customers[0], [OrderLineIn(sku="SKU-1", qty=3)]).best
+    assert best is not None and best.code == "FIRST_ORDER"  # 10% off a first order
+    placed = svc.place_order(order.id, actor=STAFF)
+    # Once placed, it counts: the customer's next order is no longer a first order.
+    after = svc.discount_eligibility(shop.customers[0]).eligible
+    assert "FIRST_ORDER" not in {d.code for d in after}
+    quote = svc.quote_shipping(order_id=order.id)
+    assert placed.discount_cents == best.amount_cents == 300
+    assert placed.shipping_cents == quote.cost_cents > 0  # 3000 < 5000: not free
+    assert placed.total_cents == 3000 - 300 + quote.cost_cents
+    # Shipping at another price than the rate table's is refused; without a cost it is charged.
+    with pytest.raises(InvalidInput, match=f"prices this shipment at {quote.cost_cents} cents"):
+        svc.ship_order(order.id, carrier="dhl", cost_cents=1, actor=STAFF)
+    shipment = svc.ship_order(order.id, carrier="dhl", service="standard", actor=STAFF)
+    assert shipment.cost_cents == quote.cost_cents
+
+
 def test_payments_and_refunds(svc: StoreService, shop: Shop) -> None:
-    oid = _shipped(svc, shop)  # 3 x 1000 captured
-    with pytest.raises(InvalidInput, match="3000"):
+    oid = _shipped(svc, shop)
+    total = svc.get_order(oid).total_cents  # 3 x 1000, less 10%, plus shipping, all captured
+    with pytest.raises(InvalidInput, match=str(total)):
         svc.record_payment(oid, "capture", 1, actor=STAFF)
     refund = svc.refund(oid, 2000, reason="damaged", actor=STAFF)
-    assert (refund.kind, refund.captured_cents, refund.refunded_cents) == ("refund", 3000, 2000)
-    with pytest.raises(InvalidInput, match="only 1000 cents"):
-        svc.refund(oid, 1001, reason="more", actor=STAFF)
+    assert (refund.kind, refund.captured_cents, refund.refunded_cents) == ("refund", total, 2000)
+    with pytest.raises(InvalidInput, match=f"only {total - 2000} cents"):
+        svc.refund(oid, total - 2000 + 1, reason="more", actor=STAFF)
     with pytest.raises(InvalidInput, match="kind"):
         svc.record_payment(oid, "refund", 5, actor=STAFF)
 
@@ -66,7 +89,7 @@ def test_return_needs_shipped_order(svc: StoreService, shop: Shop) -> None:
 def test_customer_returns_only_own_orders(svc: StoreService, shop: Shop) -> None:
     oid = _shipped(svc, shop)
     bob = Actor("customer:bob", agent="support", customer_id=shop.customers[1])
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(HiddenRecord, match=f"no order with id {oid}"):
         svc.initiate_return(oid, [ReturnLineIn(sku="SKU-1", qty=1)], reason="x", actor=bob)
 
 

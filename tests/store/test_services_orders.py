@@ -8,9 +8,11 @@ from store_factories import STAFF, Shop, assert_balanced, count_rows
 
 from orchestrator.errors import (
     ApprovalRequired,
+    HiddenRecord,
     InsufficientStock,
     InvalidInput,
     InvalidTransition,
+    NotFound,
     PermissionDenied,
 )
 from orchestrator.store.services import Actor, OrderLineIn, StoreService
@@ -138,11 +140,18 @@ def test_customer_acts_only_on_own_orders(svc: StoreService, shop: Shop) -> None
     oid = _order(svc, shop, ("SKU-1", 1))  # Ada's
     as_bob = Actor(f"customer:{bob}", agent="order", customer_id=bob)
     as_ada = Actor(f"customer:{ada}", agent="order", customer_id=ada)
-    with pytest.raises(PermissionDenied, match="another customer"):
+    # Another customer's order is answered exactly as a missing one (no existence oracle).
+    with pytest.raises(HiddenRecord, match=f"no order with id {oid}") as hidden:
         svc.place_order(oid, actor=as_bob)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound) as missing:
+        svc.place_order(10**9, actor=as_bob)
+    assert str(hidden.value).replace(str(oid), "N") == str(missing.value).replace(str(10**9), "N")
+    with pytest.raises(HiddenRecord):
         svc.create_order(ada, [OrderLineIn(sku="SKU-1", qty=1)], location="WH-MAIN", actor=as_bob)
     assert svc.place_order(oid, actor=as_ada).status == "placed"
     with pytest.raises(PermissionDenied):
         svc.ship_order(oid, carrier="dhl", actor=as_ada)
-    assert [e.outcome for e in svc.audit_log(outcome="denied")] == ["denied"] * 3
+    denied = svc.audit_log(outcome="denied")
+    assert [e.outcome for e in denied] == ["denied"] * 3
+    # The audit log keeps what the caller was not told.
+    assert "belongs to another customer" in (denied[-1].error or "")

@@ -14,7 +14,7 @@ from orchestrator.errors import (
     InvalidInput,
     PermissionDenied,
 )
-from orchestrator.store.services import Actor, StoreService
+from orchestrator.store.services import Actor, OrderLineIn, StoreService
 
 
 def test_reserve_holds_units_and_audits(svc: StoreService, shop: Shop, engine: Engine) -> None:
@@ -48,10 +48,35 @@ def test_replay_returns_first_result_and_changes_nothing(
     first = svc.reserve("SKU-1", "WH-MAIN", 2, actor=STAFF, idempotency_key="k")
     rows = count_rows(engine)
     again = svc.reserve("SKU-1", "WH-MAIN", 2, actor=STAFF, idempotency_key="k")
-    assert again == first
+    assert not first.replayed and again.replayed
+    assert again.model_copy(update={"replayed": False}) == first
+    assert "replayed" not in first.model_dump() and again.model_dump()["replayed"] is True
     assert count_rows(engine) == rows
     assert svc.get_stock("SKU-1", "WH-MAIN")[0].reserved == 2
     assert [e.outcome for e in svc.audit_log(idempotency_key="k")] == ["replayed", "ok"]
+
+
+def test_replay_is_answered_only_to_the_first_principal(svc: StoreService, shop: Shop) -> None:
+    """Another actor, or another customer, replaying a key gets a refusal, not the result."""
+    alice, bob = Actor("alice"), Actor("bob")
+    first = svc.reserve("SKU-1", "WH-MAIN", 2, actor=alice, idempotency_key="alice-1")
+    with pytest.raises(PermissionDenied, match="another principal"):
+        svc.reserve("SKU-1", "WH-MAIN", 2, actor=bob, idempotency_key="alice-1")
+    assert svc.reserve("SKU-1", "WH-MAIN", 2, actor=alice, idempotency_key="alice-1").replayed
+    assert svc.get_stock("SKU-1", "WH-MAIN")[0].reserved == first.qty
+    [denied] = svc.audit_log(outcome="denied", idempotency_key="alice-1")
+    assert denied.actor == "bob"
+    ada, bob_c = shop.customers
+    order = svc.create_order(
+        ada, [OrderLineIn(sku="SKU-1", qty=1)], location="WH-MAIN", actor=STAFF
+    )
+    as_ada = Actor("web", agent="order", customer_id=ada)
+    as_bob = Actor("web", agent="order", customer_id=bob_c)
+    svc.place_order(order.id, actor=as_ada, idempotency_key="checkout-7")
+    # Same actor name, another customer, the first customer's key: refused, nothing leaks.
+    with pytest.raises(PermissionDenied, match="another principal") as refused:
+        svc.place_order(order.id, actor=as_bob, idempotency_key="checkout-7")
+    assert "shipping" not in str(refused.value)
 
 
 def test_same_key_other_arguments_conflicts(svc: StoreService, shop: Shop) -> None:

@@ -8,6 +8,7 @@ the books balance.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -68,21 +69,24 @@ class Shop:
         agent: str,
         *,
         customer_id: int | None = None,
-        thread_id: str | None = "thread-1",
-        node: str = "agent",
+        thread_id: str | None = "",
         **kw: Any,
     ) -> ToolContext:
+        """A script-like context; each call is its own run unless `thread_id` is given."""
+        if thread_id == "":
+            thread_id = f"run-{uuid.uuid4().hex[:12]}"
         return ToolContext(
             service=self.svc,
             agent=agent,
             customer_id=customer_id,
             thread_id=thread_id,
-            node=node,
             **kw,
         )
 
-    def invoke(self, ctx: ToolContext, name: str, args: dict[str, Any] | None = None) -> Any:
-        return self.runner.invoke(ctx, name, args or {})
+    def invoke(
+        self, ctx: ToolContext, name: str, args: dict[str, Any] | None = None, **kw: Any
+    ) -> Any:
+        return self.runner.invoke(ctx, name, args or {}, **kw)
 
     def count(self, model: Any, *where: Any) -> int:
         with Session(self.engine) as session:

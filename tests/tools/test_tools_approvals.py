@@ -7,15 +7,16 @@ from typing import Any
 
 import pytest
 
-from orchestrator.errors import ApprovalRequired, PermissionDenied
-from orchestrator.store.models import PurchaseOrder
+from orchestrator.errors import ApprovalRejected, ApprovalRequired, PermissionDenied
+from orchestrator.store.models import Approval, PurchaseOrder
 from orchestrator.store.services import Actor
+from orchestrator.tools._core import StepCounter
 
 MANAGER = Actor("manager")
 
 
 def test_large_adjustment_needs_approval_then_resumes(shop: Any) -> None:
-    ctx = shop.ctx("inventory", thread_id="run-7", node="count")
+    ctx = shop.ctx("inventory", thread_id="run-7")
     args = {"sku": "ESP32-DEV", "location": "WH-MAIN", "delta": -60, "reason": "water damage"}
     ledger = shop.ledger_rows()
     with pytest.raises(ApprovalRequired) as err:
@@ -28,18 +29,26 @@ def test_large_adjustment_needs_approval_then_resumes(shop: Any) -> None:
     assert shop.ledger_rows() == ledger
     assert shop.svc.get_stock("ESP32-DEV", "WH-MAIN")[0].on_hand == 100
 
-    # Still pending: asking again with the id raises again, nothing written.
-    with pytest.raises(ApprovalRequired, match="pending"):
-        shop.runner.invoke(ctx, "adjust_quantity", args, approval_id=exc.approval_id)
+    assert shop.svc.get_approval(exc.approval_id).idempotency_key is not None
+
+    # The same call again (same run, same step): still pending, the same approval, no other.
+    again = replace(ctx, steps=StepCounter())
+    with pytest.raises(ApprovalRequired, match="pending") as still:
+        shop.invoke(again, "adjust_quantity", args)
+    assert still.value.approval_id == exc.approval_id
+    assert shop.count(Approval) == 1
 
     shop.svc.decide_approval(exc.approval_id, approve=True, actor=MANAGER, note="seen it")
-    resumed = replace(ctx, approvals={"adjust_quantity": exc.approval_id})
-    after = shop.invoke(resumed, "adjust_quantity", args)
+    # The call, made again after the decision, finds its approval by its key.
+    after = shop.invoke(replace(ctx, steps=StepCounter()), "adjust_quantity", args)
     assert after.on_hand == 40
     assert shop.ledger_rows() == ledger + 1
-    # LangGraph re-runs the node: the same call replays instead of adjusting twice.
-    assert shop.invoke(resumed, "adjust_quantity", args) == after
+    assert shop.svc.get_approval(exc.approval_id).consumed_at is not None
+    # Re-run once more: the same call replays instead of adjusting twice.
+    replayed = shop.invoke(replace(ctx, steps=StepCounter()), "adjust_quantity", args)
+    assert replayed.replayed and replayed.on_hand == 40
     assert shop.ledger_rows() == ledger + 1
+    assert shop.count(Approval) == 1
 
 
 def test_an_approval_for_other_arguments_does_not_authorise(shop: Any) -> None:
@@ -60,7 +69,7 @@ def test_rejected_approval_refuses(shop: Any) -> None:
     with pytest.raises(ApprovalRequired) as err:
         shop.invoke(ctx, "adjust_quantity", args)
     shop.svc.decide_approval(err.value.approval_id, approve=False, actor=MANAGER, note="no")
-    with pytest.raises(PermissionDenied, match="rejected"):
+    with pytest.raises(ApprovalRejected, match="rejected by manager: no"):
         shop.runner.invoke(ctx, "adjust_quantity", args, approval_id=err.value.approval_id)
 
 
@@ -83,8 +92,8 @@ def test_cancelling_a_shipped_order_needs_approval(shop: Any) -> None:
     assert done.status == "cancelled"
 
 
-def test_large_purchase_order_needs_approval_and_resumes_on_the_same_draft(shop: Any) -> None:
-    ctx = shop.ctx("procurement", thread_id="po-run", node="buy")
+def test_large_purchase_order_waits_for_approval_before_anything_is_written(shop: Any) -> None:
+    ctx = shop.ctx("procurement", thread_id="po-run")
     args = {
         "supplier_id": shop.supplier_id,
         "location": "WH-MAIN",
@@ -96,9 +105,11 @@ def test_large_purchase_order_needs_approval_and_resumes_on_the_same_draft(shop:
     assert exc.tool == "create_purchase_order"
     assert exc.arguments["lines"] == [{"sku": "ARD-UNO-R3", "qty": 400, "unit_cost_cents": None}]
     assert "5000" in exc.reason and exc.approval_id is not None
-    assert shop.count(PurchaseOrder) == 1  # the draft waits for the decision
-    shop.svc.decide_approval(exc.approval_id, approve=True, actor=MANAGER)
-    resumed = replace(ctx, approvals={"create_purchase_order": exc.approval_id})
-    po = shop.invoke(resumed, "create_purchase_order", args)
-    assert po.status == "sent" and po.total_cents == 600_000
+    assert shop.count(PurchaseOrder) == 0  # nothing is drafted until a person decides
+    # A person halves the quantity: the call is performed with the edited arguments.
+    edited = {**args, "lines": [{"sku": "ARD-UNO-R3", "qty": 200, "unit_cost_cents": None}]}
+    shop.svc.decide_approval(exc.approval_id, approve=True, arguments=edited, actor=MANAGER)
+    po = shop.invoke(replace(ctx, steps=StepCounter()), "create_purchase_order", args)
+    assert po.status == "sent" and po.total_cents == 300_000
     assert shop.count(PurchaseOrder) == 1
+    assert shop.svc.get_approval(exc.approval_id).consumed_at is not None

@@ -6,16 +6,16 @@ from typing import Any
 
 import pytest
 
-from orchestrator.errors import InsufficientStock, InvalidInput, PermissionDenied
+from orchestrator.errors import InsufficientStock, InvalidInput, NotFound, PermissionDenied
 from orchestrator.store.models import AuditLog, Reservation
 
 
 def test_order_flow_and_replay(shop_any: Any) -> None:
     shop = shop_any
-    ctx = shop.ctx("order", customer_id=shop.customer_a, thread_id="pg-1", node="take")
+    ctx = shop.ctx("order", customer_id=shop.customer_a, thread_id="pg-1")
     args = {"lines": [{"sku": "ARD-UNO-R3", "qty": 3}], "location": "WH-MAIN"}
-    draft = shop.invoke(ctx, "draft_order", args)
-    assert shop.invoke(ctx, "draft_order", args).id == draft.id
+    draft = shop.invoke(ctx, "draft_order", args, call_id="draft")
+    assert shop.invoke(ctx, "draft_order", args, call_id="draft").id == draft.id
     placed = shop.invoke(ctx, "place_order", {"order_id": draft.id})
     assert placed.status == "placed"
     assert shop.invoke(ctx, "get_order_status", {"order_id": draft.id}).lines[0].reserved_qty == 3
@@ -29,7 +29,7 @@ def test_refusals_and_bad_input(shop_any: Any) -> None:
     theirs = shop.order(shop.customer_b, [("ARD-NANO", 1)])
     ctx = shop.ctx("support", customer_id=shop.customer_a)
     before = shop.snapshot()
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound, match=f"no order with id {theirs}"):
         shop.invoke(ctx, "cancel_order", {"order_id": theirs, "reason": "not mine"})
     with pytest.raises(PermissionDenied):
         shop.invoke(
@@ -58,9 +58,13 @@ def test_refusals_and_bad_input(shop_any: Any) -> None:
 
 def test_adjust_replays(shop_any: Any) -> None:
     shop = shop_any
-    ctx = shop.ctx("inventory", thread_id="pg-2", node="count")
+    ctx = shop.ctx("inventory", thread_id="pg-2")
     args = {"sku": "PSU-12V", "location": "WH-MAIN", "delta": -4, "reason": "damaged"}
     ledger = shop.ledger_rows()
-    first = shop.invoke(ctx, "adjust_quantity", args)
-    assert shop.invoke(ctx, "adjust_quantity", args) == first
+    first = shop.invoke(ctx, "adjust_quantity", args, call_id="c1")
+    again = shop.invoke(ctx, "adjust_quantity", args, call_id="c1")
+    assert again.replayed and again.on_hand == first.on_hand
     assert shop.ledger_rows() == ledger + 1
+    second = shop.invoke(ctx, "adjust_quantity", args, call_id="c2")
+    assert second.on_hand == first.on_hand - 4
+    assert shop.ledger_rows() == ledger + 2

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.errors import InvalidInput, PermissionDenied
+from orchestrator.errors import HiddenRecord, InvalidInput, NotFound, PermissionDenied
 from orchestrator.settings import Settings
 from orchestrator.store.models import AuditLog
 from orchestrator.tools import AgentProfile, ToolRunner, default_catalog
@@ -65,17 +65,19 @@ def test_read_only_profile_refuses_a_listed_write(shop: Any) -> None:
 def test_support_cannot_read_another_customers_order(shop: Any) -> None:
     theirs = shop.order(shop.customer_b, [("ARD-NANO", 1)])
     ctx = shop.ctx("support", customer_id=shop.customer_a)
-    with pytest.raises(PermissionDenied, match="another customer"):
+    # Answered exactly as a missing id would be: customers cannot probe which ids exist.
+    with pytest.raises(HiddenRecord, match=f"no order with id {theirs}"):
         shop.invoke(ctx, "get_order_status", {"order_id": theirs})
     [row] = shop.audit_rows(AuditLog.outcome == "denied")
     assert row.operation == "get_order_status" and row.arguments == {"order_id": theirs}
+    assert "another customer" in (row.error or "")
 
 
 def test_support_cannot_cancel_another_customers_order(shop: Any) -> None:
     theirs = shop.order(shop.customer_b, [("ARD-NANO", 3)])
     before = shop.snapshot()
     ctx = shop.ctx("support", customer_id=shop.customer_a)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         shop.invoke(ctx, "cancel_order", {"order_id": theirs, "reason": "please cancel"})
     assert shop.svc.get_order(theirs).status == "placed"
     assert shop.svc.get_stock("ARD-NANO", "WH-MAIN")[0].reserved == 3
@@ -89,7 +91,7 @@ def test_support_cannot_cancel_another_customers_order(shop: Any) -> None:
         ("create_support_ticket", {"subject": "About order", "order_id": theirs}),
         ("calculate_shipping", {"country": "GB", "order_id": theirs}),
     ]:
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(NotFound):
             shop.invoke(ctx, tool, args)
 
 

@@ -86,16 +86,23 @@ def test_parse_docstring_sections() -> None:
     assert args == {"a": "one.", "b": "two continued."}
 
 
-def test_idempotency_key_is_stable_and_order_independent() -> None:
-    k1 = idempotency_key("t1", "node", "adjust_quantity", {"sku": "A", "delta": 3})
-    k2 = idempotency_key("t1", "node", "adjust_quantity", {"delta": 3, "sku": "A"})
-    assert k1 == k2
-    assert k1.startswith("t1:node:adjust_quantity:")
-    assert k1.endswith(step_key({"sku": "A", "delta": 3}))
-    assert idempotency_key("t1", "node", "adjust_quantity", {"sku": "A", "delta": 4}) != k1
-    assert idempotency_key("t2", "node", "adjust_quantity", {"sku": "A", "delta": 3}) != k1
-    long = idempotency_key("t" * 300, "node", "x", {})
-    assert len(long) == 200
+def test_idempotency_key_names_the_call_not_its_arguments() -> None:
+    key = idempotency_key("customer:7", "t1", "tools:abc", "call_1")
+    assert key == "customer:7|t1|tools:abc|call_1"
+    # Every part tells calls apart: principal, thread, checkpoint namespace, call id.
+    assert idempotency_key("customer:8", "t1", "tools:abc", "call_1") != key
+    assert idempotency_key("customer:7", "t2", "tools:abc", "call_1") != key
+    assert idempotency_key("customer:7", "t1", "tools:abd", "call_1") != key
+    assert idempotency_key("customer:7", "t1", "tools:abc", "call_2") != key
+    assert idempotency_key("ann", "t1", None, "step-1") == "ann|t1|-|step-1"
+    long = idempotency_key("a", "t" * 300, "ns", "c")
+    assert len(long) == 200 and long.startswith("a|ttt")
+    assert idempotency_key("a", "t" * 300, "ns", "d") != long
+
+
+def test_step_key_is_order_independent() -> None:
+    assert step_key({"sku": "A", "delta": 3}) == step_key({"delta": 3, "sku": "A"})
+    assert step_key({"sku": "A", "delta": 4}) != step_key({"sku": "A", "delta": 3})
 
 
 def test_builtin_profiles() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, create_engine
 
@@ -116,14 +116,30 @@ def _sqlite_engine(url: str, settings: StoreSettings) -> Engine:
 def create_all(engine: Engine) -> None:
     """Create every table that does not exist yet (tests and quick starts).
 
-    Production databases are versioned with Alembic: `orchestrator db upgrade`.
+    A database it creates is stamped with the newest Alembic revision, since its tables are
+    the newest schema: a later `orchestrator db upgrade` then has nothing to do. Production
+    databases are versioned with Alembic: `orchestrator db upgrade`.
     """
     from orchestrator.store import models  # noqa: F401  (registers the tables)
+    from orchestrator.store.migrate import head_revision
 
+    with engine.begin() as conn:
+        fresh = not inspect(conn).has_table("stock_ledger")
     SQLModel.metadata.create_all(engine)
     with engine.begin() as conn:
         for statement in append_only_ddl(engine.dialect.name):
             conn.execute(text(statement))
+        if fresh and not inspect(conn).has_table("alembic_version"):
+            conn.execute(
+                text(
+                    "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                    "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+                )
+            )
+            conn.execute(
+                text("INSERT INTO alembic_version (version_num) VALUES (:v)"),
+                {"v": head_revision()},
+            )
 
 
 def append_only_ddl(dialect: str) -> list[str]:

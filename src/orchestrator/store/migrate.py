@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,7 @@ def _engine(target: Target) -> Iterator[Engine]:
         engine.dispose()
 
 
+@cache
 def head_revision() -> str:
     """The newest revision id of the packaged migrations."""
     from alembic.script import ScriptDirectory

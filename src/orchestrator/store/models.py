@@ -30,6 +30,7 @@ __all__ = [
     "ApprovalStatus",
     "AuditLog",
     "Customer",
+    "GraphRun",
     "IdempotencyRecord",
     "IntegrationTransaction",
     "IntegrationTxnStatus",
@@ -538,13 +539,21 @@ class IntegrationTransaction(SQLModel, table=True):
 
 
 class Approval(SQLModel, table=True):
-    """A write waiting for (or decided by) a human."""
+    """A write waiting for (or decided by) a human.
+
+    An approval asked for by an agent's tool call is bound to that call: `idempotency_key` is
+    the call's write key, and `thread_id`, `checkpoint_ns` and `tool_call_id` say where in
+    which run it was asked. Re-running the call after the decision finds it by that key, so
+    one decision is one write (`consumed_at`), never a second approval.
+    """
 
     __tablename__ = "approval"
 
     id: int | None = Field(default=None, primary_key=True)
     tool: str = Field(max_length=64)
+    """What a human decides on: the agent's tool, or the service operation called directly."""
     arguments: dict[str, Any] = _json(default_factory=dict)
+    """The arguments as asked (the tool's arguments for a tool call)."""
     reason: str = Field(max_length=500)
     status: str = Field(default=ApprovalStatus.PENDING, max_length=16, index=True)
     actor: str = Field(default="system", max_length=64)
@@ -555,6 +564,40 @@ class Approval(SQLModel, table=True):
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     consumed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     """When the approved write was performed: an approval is good for exactly one write."""
+    operation: str | None = Field(default=None, max_length=64)
+    """The service operation that asked (differs from `tool` when a tool called it)."""
+    idempotency_key: str | None = Field(default=None, max_length=200, index=True)
+    """The write key of the call that asked; the call finds its approval by it."""
+    thread_id: str | None = Field(default=None, max_length=200, index=True)
+    """The LangGraph thread of the run that asked, if any."""
+    checkpoint_ns: str | None = Field(default=None, max_length=500)
+    """The checkpoint namespace (graph node and task) that asked, if any."""
+    tool_call_id: str | None = Field(default=None, max_length=200)
+    """The model's tool-call id (or the node's step id) that asked, if any."""
+    approved_arguments: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    """Set when the human approved with changed arguments (an edit): the write uses these."""
+
+
+class GraphRun(SQLModel, table=True):
+    """One LangGraph thread run by `orchestrator.runtime.Orchestrator`: what, for whom, where.
+
+    The graph's state lives in the checkpointer; this row is the index a person or another
+    process uses to find runs, and the run context needed to resume one.
+    """
+
+    __tablename__ = "graph_run"
+
+    thread_id: str = Field(primary_key=True, max_length=200)
+    graph: str = Field(max_length=64, index=True)
+    status: str = Field(max_length=24, index=True)
+    """`running`, `waiting` (an interrupt: approval or question), `completed` or `failed`."""
+    actor: str = Field(max_length=64)
+    customer_id: int | None = Field(default=None, index=True)
+    channel: str = Field(default="api", max_length=32)
+    tenant: str | None = Field(default=None, max_length=64)
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class AuditLog(SQLModel, table=True):
@@ -578,6 +621,12 @@ class AuditLog(SQLModel, table=True):
     reason: str = Field(default="", max_length=500)
     idempotency_key: str | None = Field(default=None, max_length=200)
     error: str | None = None
+    tool: str | None = Field(default=None, max_length=64)
+    """The agent's tool when the call came through one (`operation` is the service's)."""
+    thread_id: str | None = Field(default=None, max_length=200, index=True)
+    """The LangGraph thread of the run that made the call: "what did run X do" is one query."""
+    tool_call_id: str | None = Field(default=None, max_length=200)
+    """The model's tool-call id (or the node's step id) of the call."""
 
 
 class IdempotencyRecord(SQLModel, table=True):
@@ -590,3 +639,5 @@ class IdempotencyRecord(SQLModel, table=True):
     request_hash: str = Field(max_length=64)
     result: dict[str, Any] = _json(default_factory=dict)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    principal: str | None = Field(default=None, max_length=100)
+    """Who made the first call (actor, and customer for customer runs): only they get a replay."""

@@ -13,6 +13,7 @@ import hashlib
 import inspect
 import json
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args, get_type_hints
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args, get_type_hints
 from pydantic import BaseModel, ConfigDict, ValidationInfo, create_model, field_validator
 from pydantic import Field as PydanticField
 
-from orchestrator.errors import ConfigError, PermissionDenied
+from orchestrator.errors import ConfigError, HiddenRecord, PermissionDenied
 
 if TYPE_CHECKING:
     from orchestrator.settings import Settings
@@ -30,6 +31,7 @@ __all__ = [
     "Access",
     "CallInfo",
     "ScopeDenied",
+    "StepCounter",
     "StrictBoolArgs",
     "ToolContext",
     "ToolSpec",
@@ -37,6 +39,7 @@ __all__ = [
     "idempotency_key",
     "parse_docstring",
     "require_owner",
+    "run_context_values",
     "step_key",
     "tool",
 ]
@@ -52,7 +55,9 @@ def step_key(arguments: Mapping[str, Any]) -> str:
     """A stable hash of a tool call's canonical arguments (16 hex digits).
 
     Canonical = the validated arguments dumped as JSON with sorted keys and no whitespace, so
-    the same call always hashes the same, whatever order or spacing the model used.
+    the same call always hashes the same, whatever order or spacing the model used. The write
+    key does not use it (two real calls with the same arguments are two writes); the service
+    keeps a hash of the arguments to refuse a key replayed with other ones.
 
     Args:
         arguments: the validated arguments, JSON-serializable.
@@ -61,26 +66,55 @@ def step_key(arguments: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def idempotency_key(thread_id: str, node: str, tool: str, arguments: Mapping[str, Any]) -> str:
-    """The idempotency key of one write-tool call: `{thread_id}:{node}:{tool}:{step_key}`.
+def idempotency_key(principal: str, thread_id: str, checkpoint_ns: str | None, call_id: str) -> str:
+    """The idempotency key of one write call: `{principal}|{thread}|{checkpoint_ns}|{call_id}`.
 
-    Derived only from the run (thread id and node) and the call itself, never from time or an
-    attempt counter: when LangGraph re-runs a node after a crash or an interrupt resume, the
-    same call produces the same key and the service replays the first result instead of
-    writing twice. Keys longer than the store's 200 characters keep their readable prefix and
-    end in a hash of the whole.
+    It identifies the *call*, never its arguments, time or an attempt counter:
+
+    - `call_id` is the model's tool-call id (checkpointed with the AIMessage, so the same when
+      LangGraph re-runs the tool node after a crash or an interrupt resume, and different for
+      a second real call with the same arguments), or a node's step id (`step-1`, `step-2`,
+      ... in the order the node's code makes its writes, or a label the node chooses).
+    - `checkpoint_ns` is LangGraph's namespace of the node's task (`node:<task id>`, nested
+      for subgraphs): the same on every re-run of that task, different for another node,
+      another subgraph, or the same node reached again later in the run.
+    - `principal` scopes the key to whoever acts (`Actor.principal`): two customers' runs
+      never share a key.
+
+    Keys longer than the store's 200 characters keep their readable prefix and end in a hash
+    of the whole.
 
     Args:
-        thread_id: the LangGraph thread id of the run.
-        node: the graph node making the call.
-        tool: the tool's name.
-        arguments: the validated, canonical arguments.
+        principal: who acts (actor name, and customer for customer runs).
+        thread_id: the LangGraph thread id (or a script's own run id).
+        checkpoint_ns: the node's checkpoint namespace; None outside a graph.
+        call_id: the tool-call id or step id.
     """
-    key = f"{thread_id}:{node}:{tool}:{step_key(arguments)}"
+    key = f"{principal}|{thread_id}|{checkpoint_ns or '-'}|{call_id}"
     if len(key) <= _MAX_KEY_LEN:
         return key
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     return f"{key[: _MAX_KEY_LEN - 33]}~{digest}"
+
+
+class StepCounter:
+    """Numbers the writes a node (or script) makes without a model tool call: step-1, step-2...
+
+    A node re-run after a crash or an interrupt runs the same code in the same order, so its
+    n-th write gets the same step id, hence the same key, and replays.
+    """
+
+    __slots__ = ("_count", "_lock")
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def next(self) -> str:
+        """The next step id."""
+        with self._lock:
+            self._count += 1
+            return f"step-{self._count}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,15 +129,20 @@ class CallInfo:
     """The key for the call's service write, or None outside a run (no thread id)."""
     approval_id: int | None = None
     """An approved approval to perform a write that needed one."""
+    call_id: str | None = None
+    """The model's tool-call id or the node's step id."""
 
 
 @dataclass(frozen=True, slots=True)
 class ToolContext:
     """Per-run values injected into every tool call; never visible to the model.
 
+    In a graph, tools made by `as_langchain_tools` build it at call time from LangGraph's
+    tool runtime (run context, thread, checkpoint namespace, tool-call id); a hand-written node
+    gets one from `ToolContext.for_node`; a script builds one directly.
+
     Example:
-        >>> ctx = ToolContext(service=svc, agent="support", customer_id=42,
-        ...                   thread_id="t-1", node="support_agent")
+        >>> ctx = ToolContext(service=svc, agent="support", customer_id=42, thread_id="t-1")
     """
 
     service: StoreService
@@ -115,53 +154,74 @@ class ToolContext:
     customer_id: int | None = None
     """The authenticated customer (run context). Customer-facing tools act only for them."""
     thread_id: str | None = None
-    """The LangGraph thread id; with `node`, the root of every write's idempotency key."""
-    node: str = "tools"
-    """The graph node making the calls."""
+    """The LangGraph thread id (or a script's run id); the root of every write's key. Without
+    one, a script's writes are not deduplicated; inside a graph it is required."""
+    checkpoint_ns: str | None = None
+    """LangGraph's checkpoint namespace of the calling node's task; set only inside a graph."""
+    channel: str | None = None
+    """Where the run comes from (`web`, `email`, `cli`, ...), from the run context."""
+    tenant: str | None = None
+    """The tenant, from the run context, for multi-shop deployments."""
     settings: Settings | None = None
     """Settings; defaults to the service's own settings."""
-    approvals: Mapping[str, int] = field(default_factory=dict)
-    """Approved approval ids by tool name, set by a graph when it resumes after a human
-    approved an `ApprovalRequired`."""
     call: CallInfo | None = None
     """The call in progress; set by the runner, None outside a call."""
+    steps: StepCounter = field(default_factory=StepCounter, compare=False)
+    """Numbers this context's writes that have no tool-call id (shared by its copies)."""
 
     @classmethod
-    def from_config(
+    def for_node(
         cls,
         config: Mapping[str, Any],
+        context: object = None,
         *,
         service: StoreService,
         agent: str,
-        customer_id: int | None = None,
-        actor: str | None = None,
         settings: Settings | None = None,
     ) -> ToolContext:
-        """A context for the LangGraph run and node that `config` (a `RunnableConfig`) names.
+        """A context for a hand-written graph node: its run, its task and the run context.
 
-        Takes `thread_id` from `config["configurable"]` and the node from
-        `config["metadata"]["langgraph_node"]`, so write keys follow the run.
+        Call it once per node execution, at the top of the node: its writes are numbered in
+        order (`step-1`, `step-2`, ...) within that execution, so a re-run replays them.
 
         Args:
-            config: the node's `RunnableConfig`.
+            config: the node's `RunnableConfig` (thread id, checkpoint namespace).
+            context: the run context (`Runtime.context`: a `RunContext`, a mapping with the
+                same keys, or None).
             service: the store's service layer.
             agent: the agent profile.
-            customer_id: the authenticated customer, if any.
-            actor: who the agent acts for, in the audit log.
             settings: settings; default the service's.
+
+        Raises:
+            ConfigError: the run context is not a run context.
         """
         configurable = config.get("configurable") or {}
-        metadata = config.get("metadata") or {}
         thread_id = configurable.get("thread_id")
+        namespace = configurable.get("checkpoint_ns")
+        values = run_context_values(context)
         return cls(
             service=service,
             agent=agent,
-            actor=actor,
-            customer_id=customer_id,
+            actor=values.get("actor"),
+            customer_id=values.get("customer_id"),
             thread_id=str(thread_id) if thread_id is not None else None,
-            node=str(metadata.get("langgraph_node") or "tools"),
+            checkpoint_ns=str(namespace) if namespace is not None else "",
+            channel=values.get("channel"),
+            tenant=values.get("tenant"),
             settings=settings,
         )
+
+    @property
+    def in_graph(self) -> bool:
+        """Whether the calls are made inside a LangGraph run."""
+        return self.checkpoint_ns is not None
+
+    @property
+    def node(self) -> str | None:
+        """The calling node's name (from the checkpoint namespace), inside a graph."""
+        if not self.checkpoint_ns:
+            return None
+        return self.checkpoint_ns.split("|")[-1].split(":")[0]
 
     @property
     def actor_name(self) -> str:
@@ -173,32 +233,40 @@ class ToolContext:
         return f"agent:{self.agent}"
 
     def make_actor(self) -> Actor:
-        """The service-layer `Actor` for this run (actor name, agent profile, customer)."""
-        from orchestrator.store.services import Actor
+        """The service-layer `Actor` for this run, with the call in progress as its origin."""
+        from orchestrator.store.services import Actor, CallOrigin
 
-        return Actor(self.actor_name, agent=self.agent, customer_id=self.customer_id)
+        origin = None
+        if self.call is not None or self.thread_id is not None:
+            origin = CallOrigin(
+                tool=self.call.tool if self.call else None,
+                tool_arguments=self.call.arguments if self.call else None,
+                thread_id=self.thread_id,
+                checkpoint_ns=self.checkpoint_ns or None,
+                tool_call_id=self.call.call_id if self.call else None,
+            )
+        return Actor(self.actor_name, agent=self.agent, customer_id=self.customer_id, origin=origin)
+
+    def write_key(self, call_id: str) -> str | None:
+        """The idempotency key of this context's write call `call_id` (None without a thread)."""
+        if not self.thread_id:
+            return None
+        return idempotency_key(
+            self.make_actor().principal, self.thread_id, self.checkpoint_ns, call_id
+        )
 
     def resolved_settings(self) -> Settings:
-        """`settings`, or the service's settings, or the defaults."""
+        """`settings`, or the service's settings."""
         if self.settings is not None:
             return self.settings
-        svc_settings = getattr(self.service, "settings", None)
-        if svc_settings is not None:
-            return svc_settings
-        from orchestrator.settings import Settings
+        return self.service.settings
 
-        return Settings()
+    def write_options(self) -> dict[str, Any]:
+        """Keyword arguments for the service write made by the current tool call.
 
-    def write_options(self, part: str | None = None) -> dict[str, Any]:
-        """Keyword arguments for a service write made by the current tool call.
-
-        Args:
-            part: distinguishes the service writes of a tool that makes more than one; it is
-                appended to the idempotency key.
+        A tool makes at most one service write: one call, one key, one approval.
         """
         key = self.call.idempotency_key if self.call else None
-        if key is not None and part:
-            key = f"{key}/{part}"
         return {"actor": self.make_actor(), "idempotency_key": key}
 
     def approval_options(self) -> dict[str, Any]:
@@ -208,15 +276,55 @@ class ToolContext:
         return opts
 
 
+_CONTEXT_KEYS = ("actor", "customer_id", "channel", "tenant")
+
+
+def run_context_values(context: object) -> dict[str, Any]:
+    """The run context's values (`actor`, `customer_id`, `channel`, `tenant`) as a dict.
+
+    Accepts a `RunContext` (or any object with those attributes), a mapping (what LangGraph's
+    server passes), or None.
+
+    Raises:
+        ConfigError: the context is something else, or a value has the wrong type.
+    """
+    if context is None:
+        return {}
+    if isinstance(context, Mapping):
+        values = {k: context.get(k) for k in _CONTEXT_KEYS}
+        unknown = sorted(set(context) - set(_CONTEXT_KEYS))
+        if unknown:
+            raise ConfigError(
+                f"unknown run-context key(s) {unknown}; a run context has {list(_CONTEXT_KEYS)}"
+            )
+    elif all(hasattr(context, k) for k in ("actor", "customer_id")):
+        values = {k: getattr(context, k, None) for k in _CONTEXT_KEYS}
+    else:
+        raise ConfigError(
+            f"the run context is a {type(context).__name__}; pass "
+            "orchestrator.runtime.RunContext(actor=..., customer_id=...) as context="
+        )
+    customer = values.get("customer_id")
+    if customer is not None and (type(customer) is not int or customer <= 0):
+        raise ConfigError(f"run context customer_id={customer!r}: expected a positive integer")
+    for name in ("actor", "channel", "tenant"):
+        value = values.get(name)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ConfigError(f"run context {name}={value!r}: expected a non-empty string")
+    return values
+
+
 class ScopeDenied(PermissionDenied):
-    """Raised by a tool when the record belongs to another customer; the runner audits it."""
+    """Raised by a tool that acts for the authenticated customer when the run names none."""
 
 
 def require_owner(ctx: ToolContext, entity: str, key: object, owner_customer_id: int) -> None:
     """Refuse (audited by the runner) when the run's customer does not own a record.
 
     Applies when the run has an authenticated customer (`ctx.customer_id`): a customer-facing
-    agent acts only on that customer's orders, returns and tickets.
+    agent acts only on that customer's orders, returns and tickets. The refusal is a
+    `HiddenRecord`, the same answer as an id that does not exist, so a customer cannot probe
+    which ids exist; the audit log records it as denied with the real reason.
 
     Args:
         ctx: the run context.
@@ -225,11 +333,14 @@ def require_owner(ctx: ToolContext, entity: str, key: object, owner_customer_id:
         owner_customer_id: the customer the record belongs to.
     """
     if ctx.customer_id is not None and owner_customer_id != ctx.customer_id:
-        tool_name = ctx.call.tool if ctx.call else "this tool"
-        raise ScopeDenied(
-            ctx.agent,
-            f"{tool_name} on {entity} {key!r}",
-            f"it belongs to another customer, not to the authenticated customer {ctx.customer_id}",
+        from orchestrator.store.services._core import HINTS
+
+        raise HiddenRecord(
+            entity,
+            key,
+            f"{entity} {key!r} belongs to another customer, not to the authenticated "
+            f"customer {ctx.customer_id}",
+            HINTS.get(entity, ""),
         )
 
 

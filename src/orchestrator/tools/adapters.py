@@ -1,22 +1,26 @@
-"""A profile's tools as LangChain tools and as CrewAI tools.
+"""A profile's tools as LangChain tools (for graphs) and as CrewAI tools (for crews).
 
-Both adapters run every call through a `ToolRunner`, so the allow-list, the customer scope,
-the audit and the idempotency key apply exactly as for `invoke`. The tool returns the result
-as JSON. Refusals the model can act on (`InvalidInput`, `NotFound`, `InsufficientStock`,
-`InvalidTransition`, `PermissionDenied`, `IdempotencyConflict`) come back to the model as an
-`error: ...` string naming the bad value; `ApprovalRequired` propagates, for the graph to
-turn into `interrupt()` (or, with `on_approval="interrupt"`, the LangChain tool interrupts
-itself, which suits a `ToolNode`); anything else propagates too.
+Both run every call through a `ToolRunner`, so the allow-list, the customer scope, the audit
+and the idempotency key apply exactly as for `invoke`. A tool returns the result as JSON.
+Refusals the model can act on (`InvalidInput`, `NotFound`, `InsufficientStock`,
+`InvalidTransition`, `PermissionDenied` (with `ApprovalRejected`), `IdempotencyConflict`) come
+back to the model as an `error: ...` string naming the bad value; anything else propagates.
+
+LangChain tools are built once per graph and know nothing of a run: at call time they read
+LangGraph's injected `ToolRuntime` (the run context, the thread, the checkpoint namespace and
+the tool-call id), so `ToolNode(tools)` and `model.bind_tools(tools)` happen at build time.
+Inside a graph, a write that needs approval pauses the run (`perform_with_approval`).
 
 crewai is imported only inside `as_crewai_tools`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ValidationError
+from langchain_core.tools import InjectedToolArg
+from pydantic import BaseModel, Field, ValidationError, create_model
 
 from orchestrator.errors import (
     ApprovalRequired,
@@ -29,6 +33,7 @@ from orchestrator.errors import (
     PermissionDenied,
 )
 from orchestrator.tools._core import ToolContext, ToolSpec
+from orchestrator.tools.approval import ApprovalRequest
 from orchestrator.tools.registry import AgentProfile, ToolCatalog
 from orchestrator.tools.runner import ToolRunner, validation_error_to_invalid_input
 
@@ -36,9 +41,11 @@ if TYPE_CHECKING:
     from crewai.tools import BaseTool as CrewBaseTool
     from langchain_core.tools import BaseTool
 
+    from orchestrator.settings import Settings
+    from orchestrator.store.services import StoreService
+
 __all__ = [
     "MODEL_VISIBLE_ERRORS",
-    "OnApproval",
     "approval_payload",
     "as_crewai_tools",
     "as_langchain_tools",
@@ -56,59 +63,26 @@ MODEL_VISIBLE_ERRORS: tuple[type[Exception], ...] = (
 """Errors handed back to the model as text (it can correct the call); others propagate."""
 
 
-def _bind(
-    ctx: ToolContext,
-    profile: AgentProfile | str | None,
-    catalog: ToolCatalog | None,
-    runner: ToolRunner | None,
-) -> tuple[ToolContext, ToolRunner, list[ToolSpec]]:
-    from dataclasses import replace
-
-    run = runner if runner is not None else ToolRunner(catalog)
-    if profile is None:
-        name = ctx.agent
-    elif isinstance(profile, AgentProfile):
-        known = run.catalog.profiles.get(profile.name)
+def _profile_name(profile: AgentProfile | str, runner: ToolRunner) -> str:
+    if isinstance(profile, AgentProfile):
+        known = runner.catalog.profiles.get(profile.name)
         if known != profile:
             raise ConfigError(
                 f"profile {profile.name!r} is not the one registered in the catalogue; "
                 "register it with catalog.register_profile(...) first"
             )
-        name = profile.name
-    else:
-        name = profile
-    prof = run.catalog.profile(name)
-    bound = ctx if ctx.agent == name else replace(ctx, agent=name)
-    return bound, run, run.catalog.tools_for(prof)
-
-
-OnApproval = Literal["raise", "interrupt"]
+        return profile.name
+    runner.catalog.profile(profile)  # ConfigError naming the known ones
+    return profile
 
 
 def approval_payload(exc: ApprovalRequired) -> dict[str, Any]:
     """What a human must decide, as the JSON-serializable value of a LangGraph interrupt.
 
     Args:
-        exc: the approval request.
+        exc: the approval request (recorded by the store, so it has an `approval_id`).
     """
-    return {
-        "kind": "approval_required",
-        "tool": exc.tool,
-        "arguments": exc.arguments,
-        "reason": exc.reason,
-        "approval_id": exc.approval_id,
-    }
-
-
-def _resumed_approval_id(decision: Any) -> int | None:
-    if isinstance(decision, bool):
-        return None
-    if isinstance(decision, int):
-        return decision
-    if isinstance(decision, Mapping) and decision.get("approved", True):
-        value = decision.get("approval_id")
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
-    return None
+    return ApprovalRequest.from_error(exc).model_dump(mode="json")
 
 
 def run_for_model(
@@ -117,39 +91,27 @@ def run_for_model(
     name: str,
     arguments: dict[str, Any],
     *,
-    on_approval: OnApproval = "raise",
+    call_id: str | None = None,
 ) -> str:
     """Run a tool call and give the model JSON, or `error: ...` for a refusal it can fix.
+
+    Inside a graph run a write that needs approval pauses the run until a person decides
+    (`on_approval="interrupt"`); outside one, `ApprovalRequired` propagates.
 
     Args:
         runner: the runner.
         ctx: the run context.
         name: the tool's name.
         arguments: the model's arguments.
-        on_approval: `raise` lets `ApprovalRequired` propagate; `interrupt` calls LangGraph's
-            `interrupt(approval_payload(exc))` and, resumed with `{"approval_id": id}` (or the
-            bare id) of an approved approval, performs the call with it; resumed with
-            `{"approved": False, "note": ...}` it tells the model the human said no.
+        call_id: the model's tool-call id (the write key's last part).
     """
     args = _jsonable(arguments)
     try:
-        try:
-            result = runner.invoke(ctx, name, args)
-        except ApprovalRequired as exc:
-            if on_approval != "interrupt":
-                raise
-            from langgraph.types import interrupt
-
-            decision = interrupt(approval_payload(exc))
-            approval_id = _resumed_approval_id(decision)
-            if approval_id is None:
-                note = decision.get("note", "") if isinstance(decision, Mapping) else ""
-                return f"error: ApprovalRejected: a human declined {name}" + (
-                    f": {note}" if note else ""
-                )
-            result = runner.invoke(ctx, name, args, approval_id=approval_id)
+        result = runner.invoke(ctx, name, args, call_id=call_id, on_approval="interrupt")
     except MODEL_VISIBLE_ERRORS as exc:
         kind = next(c.__name__ for c in type(exc).__mro__ if c.__module__ == "orchestrator.errors")
+        if kind == "HiddenRecord":
+            kind = "NotFound"  # the model (and so the customer) sees what a missing id gives
         return f"error: {kind}: {exc}"
     return result.model_dump_json()
 
@@ -180,39 +142,63 @@ def _validation_message(spec: ToolSpec) -> Callable[[Any], str]:
     return handle
 
 
+def _with_runtime(spec: ToolSpec) -> type[BaseModel]:
+    """The tool's args schema plus LangGraph's injected `runtime` (never shown to the model).
+
+    LangGraph's `ToolNode` injects a `ToolRuntime` into a parameter named `runtime`; it is
+    excluded from the schema the model reads and from dumps.
+    """
+    return create_model(
+        spec.args_schema.__name__,
+        __base__=spec.args_schema,
+        runtime=(Annotated[Any, InjectedToolArg, Field(exclude=True)], None),
+    )
+
+
 def as_langchain_tools(
-    ctx: ToolContext,
-    profile: AgentProfile | str | None = None,
+    profile: AgentProfile | str,
     *,
+    service: StoreService,
     catalog: ToolCatalog | None = None,
     runner: ToolRunner | None = None,
-    on_approval: OnApproval = "raise",
+    settings: Settings | None = None,
 ) -> list[BaseTool]:
-    """The profile's tools as LangChain `StructuredTool`s bound to `ctx`.
+    """The profile's tools as LangChain tools, built once per graph, bound to no run.
+
+    At call time each tool reads LangGraph's injected `ToolRuntime`: the run context (actor,
+    authenticated customer, channel, tenant; see `orchestrator.runtime.RunContext`), the
+    thread id and checkpoint namespace from its config, and the tool-call id; a write's
+    idempotency key is derived from those. Called outside a graph (`tool.invoke({...})`) the
+    tool runs with no customer and no key, like a script.
 
     Args:
-        ctx: the run context every call uses.
-        profile: the agent profile (name or registered profile); default `ctx.agent`.
+        profile: the agent profile (name or registered profile): its allow-list applies.
+        service: the store's service layer.
         catalog: the catalogue; default `default_catalog()` (ignored when `runner` is given).
         runner: a runner to share.
-        on_approval: `raise` (default) lets `ApprovalRequired` propagate; `interrupt` turns it
-            into a LangGraph `interrupt()` inside the tool (for a `ToolNode`), see
-            `run_for_model`.
+        settings: settings; default the service's.
 
     Example:
-        >>> tools = as_langchain_tools(ctx, "support")
-        >>> model.bind_tools(tools)
+        >>> tools = as_langchain_tools("support", service=svc)
+        >>> agent = model.bind_tools(tools)
+        >>> builder.add_node("tools", ToolNode(tools))
     """
     from langchain_core.tools import StructuredTool
+    from langgraph.prebuilt import ToolRuntime
 
-    bound, run, specs = _bind(ctx, profile, catalog, runner)
+    run = runner if runner is not None else ToolRunner(catalog)
+    name = _profile_name(profile, run)
+    base = ToolContext(service=service, agent=name, settings=settings)
     tools: list[BaseTool] = []
-    for spec in specs:
+    for spec in run.catalog.tools_for(name):
 
-        def make(name: str) -> Callable[..., str]:
-            def func(**kwargs: Any) -> str:
-                return run_for_model(run, bound, name, kwargs, on_approval=on_approval)
+        def make(tool_name: str) -> Callable[..., str]:
+            def func(runtime: Any = None, **kwargs: Any) -> str:
+                ctx, call_id = _context_from_runtime(base, runtime)
+                return run_for_model(run, ctx, tool_name, kwargs, call_id=call_id)
 
+            # What LangChain and LangGraph read to inject the runtime (resolved, not a string).
+            func.__annotations__ = {"runtime": ToolRuntime, "kwargs": Any, "return": str}
             return func
 
         tools.append(
@@ -220,12 +206,38 @@ def as_langchain_tools(
                 func=make(spec.name),
                 name=spec.name,
                 description=spec.description,
-                args_schema=spec.args_schema,
+                args_schema=_with_runtime(spec),
                 infer_schema=False,
                 handle_validation_error=_validation_message(spec),
             )
         )
     return tools
+
+
+def _context_from_runtime(base: ToolContext, runtime: Any) -> tuple[ToolContext, str | None]:
+    """The call's `ToolContext` and tool-call id from LangGraph's `ToolRuntime` (or none)."""
+    from dataclasses import replace
+
+    from orchestrator.tools._core import run_context_values
+
+    if runtime is None:
+        return base, None
+    config = getattr(runtime, "config", None) or {}
+    configurable = config.get("configurable") or {}
+    values = run_context_values(getattr(runtime, "context", None))
+    thread_id = configurable.get("thread_id")
+    namespace = configurable.get("checkpoint_ns")
+    ctx = replace(
+        base,
+        actor=values.get("actor"),
+        customer_id=values.get("customer_id"),
+        channel=values.get("channel"),
+        tenant=values.get("tenant"),
+        thread_id=str(thread_id) if thread_id is not None else None,
+        checkpoint_ns=str(namespace) if namespace is not None else "",
+    )
+    call_id = getattr(runtime, "tool_call_id", None)
+    return ctx, str(call_id) if call_id else None
 
 
 def as_crewai_tools(
@@ -246,10 +258,14 @@ def as_crewai_tools(
     Example:
         >>> agent = crewai.Agent(role="analyst", tools=as_crewai_tools(ctx, "analyst"), ...)
     """
+    from dataclasses import replace
+
     tool_class = _crew_tool_class()
-    bound, run, specs = _bind(ctx, profile, catalog, runner)
+    run = runner if runner is not None else ToolRunner(catalog)
+    name = ctx.agent if profile is None else _profile_name(profile, run)
+    bound = ctx if ctx.agent == name else replace(ctx, agent=name)
     tools: list[CrewBaseTool] = []
-    for spec in specs:
+    for spec in run.catalog.tools_for(name):
         crew_tool = tool_class(
             name=spec.name,
             description=spec.description,

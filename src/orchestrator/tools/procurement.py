@@ -1,10 +1,9 @@
 """Procurement tools: suppliers, their offers, and purchase orders.
 
-`create_purchase_order` drafts the order, approves it and sends it to the supplier. Above
-`settings.approvals.purchase_order_value` the approval step raises `ApprovalRequired`: the
-draft stays (status `draft`) and, when the run resumes with the approved approval id, the
-draft's creation replays through its idempotency key and the same purchase order is approved
-and sent.
+`create_purchase_order` drafts the order, approves it and sends it to the supplier in one
+service write (`StoreService.submit_purchase_order`). Above
+`settings.approvals.purchase_order_value` it raises `ApprovalRequired` before anything is
+written; once a human approved (or edited) the call, the re-run call performs it once.
 """
 
 from __future__ import annotations
@@ -72,8 +71,7 @@ def create_purchase_order(
             defaults to the supplier's offer.
         expected_at: expected delivery date (YYYY-MM-DD), if agreed.
     """
-    svc = ctx.service
-    draft: PurchaseOrderView = svc.create_purchase_order(
+    return ctx.service.submit_purchase_order(
         supplier_id,
         location,
         [
@@ -81,12 +79,8 @@ def create_purchase_order(
             for line in lines
         ],
         expected_at=expected_at,
-        **ctx.write_options("create"),
+        **ctx.approval_options(),
     )
-    approve = ctx.approval_options()
-    approve["idempotency_key"] = ctx.write_options("approve")["idempotency_key"]
-    svc.approve_purchase_order(draft.id, **approve)
-    return svc.send_purchase_order(draft.id, **ctx.write_options("send"))
 
 
 @tool(access="write", scope="procurement")

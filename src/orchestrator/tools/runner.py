@@ -4,11 +4,13 @@
 invoke(ctx, name, args)
   1. profile allow-list        outside it        -> PermissionDenied (audited)
   2. args schema               wrong/missing/extra -> InvalidInput naming the field
-  3. customer scope            no customer / another customer's record
-                                                 -> PermissionDenied (audited)
-  4. read audit                when settings.audit.log_reads
-  5. the tool -> the service   with actor, agent, idempotency key, approval id
-     ApprovalRequired propagates unchanged for the graph to turn into interrupt()
+  3. customer scope            no customer        -> PermissionDenied (audited)
+                               another's record   -> HiddenRecord, a NotFound (audited)
+  4. the write key             principal|thread|checkpoint_ns|call id; a human's edit of
+                               an approval for this key replaces the arguments
+  5. the tool -> the service   with actor (+ call origin), idempotency key, approval id
+     ApprovalRequired propagates for the graph to turn into interrupt()
+  6. read audit                when settings.audit.log_reads
 ```
 """
 
@@ -16,13 +18,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from orchestrator.errors import ApprovalRequired, ConfigError, InvalidInput, PermissionDenied
+from orchestrator.errors import (
+    ApprovalRequired,
+    ConfigError,
+    HiddenRecord,
+    InvalidInput,
+    PermissionDenied,
+)
 from orchestrator.tools._audit import record_tool_audit
-from orchestrator.tools._core import CallInfo, ScopeDenied, ToolContext, ToolSpec, idempotency_key
+from orchestrator.tools._core import CallInfo, ScopeDenied, ToolContext, ToolSpec
+from orchestrator.tools.approval import ApprovalRequest, in_graph_run
 from orchestrator.tools.registry import AgentProfile, ToolCatalog, default_catalog
 
 __all__ = ["ToolRunner", "invoke", "validation_error_to_invalid_input"]
@@ -68,8 +77,7 @@ class ToolRunner:
 
     Example:
         >>> runner = ToolRunner()
-        >>> ctx = ToolContext(service=svc, agent="support", customer_id=7, thread_id="t1",
-        ...                   node="agent")
+        >>> ctx = ToolContext(service=svc, agent="support", customer_id=7, thread_id="t1")
         >>> runner.invoke(ctx, "get_order_status", {"order_id": 12})
     """
 
@@ -87,24 +95,34 @@ class ToolRunner:
         args: Mapping[str, Any] | None = None,
         *,
         approval_id: int | None = None,
+        call_id: str | None = None,
+        on_approval: Literal["raise", "interrupt"] = "raise",
     ) -> BaseModel:
         """Validate and run one tool call for the agent in `ctx`.
 
         Args:
-            ctx: the run context (service, agent profile, customer, thread id, node).
+            ctx: the run context (service, agent profile, customer, thread, namespace).
             name: the tool's name.
             args: the model's arguments.
-            approval_id: an approved approval for this call; default
-                `ctx.approvals.get(name)`.
+            approval_id: an approved approval for this call (scripts; a graph's call finds
+                its own approval through its key).
+            call_id: the model's tool-call id; default the context's next step id
+                (`step-1`, `step-2`, ... for the writes made through `ctx`).
+            on_approval: `raise` lets `ApprovalRequired` propagate; `interrupt` (inside a
+                graph run) pauses the run with an `ApprovalRequest` until a person decides,
+                then performs the same call (the adapters and `Services.invoke` use it).
 
         Returns:
-            The tool's pydantic result.
+            The tool's pydantic result (`replayed=True` when its key had been used).
 
         Raises:
-            PermissionDenied: the tool is outside the profile, or the record belongs to
-                another customer (both audited).
+            PermissionDenied: the tool is outside the profile (audited).
+            HiddenRecord: the record belongs to another customer (audited as denied; the
+                caller sees the same `NotFound` as for a missing id).
             InvalidInput: the arguments do not fit the schema; names the field and value.
+            ConfigError: a write inside a graph that runs without a thread id.
             ApprovalRequired: the write needs a human decision first (from the service).
+            ApprovalRejected: a human rejected it.
             StoreError: whatever the service refuses (`NotFound`, `InsufficientStock`, ...).
         """
         raw = dict(args or {})
@@ -143,49 +161,90 @@ class ToolRunner:
                 error=f"PermissionDenied: {exc}",
             )
             raise exc
-        key = (
-            idempotency_key(ctx.thread_id, ctx.node, name, arguments)
-            if spec.is_write and ctx.thread_id
-            else None
-        )
+        key: str | None = None
+        step: str | None = call_id
+        if spec.is_write:
+            if ctx.in_graph and not ctx.thread_id:
+                raise ConfigError(
+                    f"{name} writes, and the graph runs without a thread id, so the write "
+                    "could not be made idempotent: compile the graph with a checkpointer and "
+                    "run it with config={'configurable': {'thread_id': ...}} (the Orchestrator "
+                    "does both)"
+                )
+            if ctx.thread_id:
+                step = call_id if call_id else ctx.steps.next()
+                key = ctx.write_key(step)
+        while True:
+            try:
+                return self._perform(ctx, spec, parsed, key, step, approval_id)
+            except ApprovalRequired as exc:
+                if on_approval != "interrupt" or exc.approval_id is None or not in_graph_run():
+                    raise
+                from langgraph.types import interrupt
+
+                # Pauses the run; once resumed, the same call (same key) goes again and the
+                # store decides: approved -> performed, rejected -> ApprovalRejected, still
+                # pending -> the next interrupt() pauses again.
+                interrupt(ApprovalRequest.from_error(exc).model_dump(mode="json"))
+
+    def _perform(
+        self,
+        ctx: ToolContext,
+        spec: ToolSpec,
+        parsed: BaseModel,
+        key: str | None,
+        step: str | None,
+        approval_id: int | None,
+    ) -> BaseModel:
+        """Make the call (with a person's edit of its approval, if there is one)."""
+        name = spec.name
+        if key is not None:
+            edit = self._approved_edit(ctx, key)
+            if edit is not None:
+                approval_id, edited = edit
+                try:
+                    parsed = spec.parse_arguments(edited)
+                except ValidationError as err:
+                    raise validation_error_to_invalid_input(spec, err) from None
+        arguments = parsed.model_dump(mode="json")
         call_ctx = replace(
             ctx,
             call=CallInfo(
                 tool=name,
                 arguments=arguments,
                 idempotency_key=key,
-                approval_id=approval_id if approval_id is not None else ctx.approvals.get(name),
+                approval_id=approval_id,
+                call_id=step,
             ),
         )
         kwargs = {field: getattr(parsed, field) for field in spec.args_schema.model_fields}
         try:
             result = spec.func(call_ctx, **kwargs)
-        except ScopeDenied as exc:
+        except (ScopeDenied, HiddenRecord) as exc:
+            reason = exc.reason
             record_tool_audit(
-                ctx,
+                call_ctx,
                 name,
                 arguments,
                 outcome="denied",
-                reason=exc.reason,
-                error=f"PermissionDenied: {exc}",
+                reason=reason,
+                error=f"{type(exc).__name__}: {reason}",
             )
             raise
-        except ApprovalRequired as exc:
-            if exc.tool == name:
-                raise
-            # The service operation that asked (e.g. approve_purchase_order) is not the tool
-            # the agent called: name the tool and its arguments, keep the approval id.
-            raise ApprovalRequired(
-                name,
-                arguments,
-                f"{exc.reason} (service operation {exc.tool} with {exc.arguments})",
-                approval_id=exc.approval_id,
-            ) from exc
         if not spec.is_write and call_ctx.resolved_settings().audit.log_reads:
-            record_tool_audit(ctx, name, arguments, outcome="ok", reason="read")
+            record_tool_audit(call_ctx, name, arguments, outcome="ok", reason="read")
         if not isinstance(result, BaseModel):
             raise ConfigError(f"tool {name!r} returned {type(result).__name__}, not a model")
         return result
+
+    @staticmethod
+    def _approved_edit(ctx: ToolContext, key: str) -> tuple[int, dict[str, Any]] | None:
+        """The approval and the arguments a person approved in place of this call's, if they
+        edited them."""
+        found = ctx.service.approvals(idempotency_key=key, limit=1)
+        if found and found[0].status == "approved" and found[0].approved_arguments is not None:
+            return found[0].id, dict(found[0].approved_arguments)
+        return None
 
 
 def invoke(
@@ -195,6 +254,8 @@ def invoke(
     *,
     catalog: ToolCatalog | None = None,
     approval_id: int | None = None,
+    call_id: str | None = None,
+    on_approval: Literal["raise", "interrupt"] = "raise",
 ) -> BaseModel:
     """Run one tool call through a `ToolRunner` over `catalog` (default: the built-ins).
 
@@ -204,5 +265,9 @@ def invoke(
         args: the model's arguments.
         catalog: the catalogue; default `default_catalog()`.
         approval_id: an approved approval for this call.
+        call_id: the call's id (see `ToolRunner.invoke`).
+        on_approval: `raise` or `interrupt` (see `ToolRunner.invoke`).
     """
-    return ToolRunner(catalog).invoke(ctx, name, args, approval_id=approval_id)
+    return ToolRunner(catalog).invoke(
+        ctx, name, args, approval_id=approval_id, call_id=call_id, on_approval=on_approval
+    )

@@ -15,7 +15,7 @@ Example:
 
 from __future__ import annotations
 
-from orchestrator.store.services._core import MAX_AMOUNT_CENTS, MAX_QTY, Actor
+from orchestrator.store.services._core import MAX_AMOUNT_CENTS, MAX_QTY, Actor, CallOrigin
 from orchestrator.store.services._service import StoreService
 from orchestrator.store.services.views import (
     ApprovalView,
@@ -49,6 +49,7 @@ __all__ = [
     "Actor",
     "ApprovalView",
     "AuditEntryView",
+    "CallOrigin",
     "CustomerView",
     "IntegrationTxnView",
     "LedgerEntryView",

@@ -26,7 +26,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.sql.dml import Insert
 
 from orchestrator.errors import (
+    ApprovalRejected,
     ApprovalRequired,
+    HiddenRecord,
     IdempotencyConflict,
     InsufficientStock,
     InvalidInput,
@@ -65,7 +67,7 @@ from orchestrator.store.models import (
     utcnow,
 )
 
-__all__ = ["HINTS", "MAX_AMOUNT_CENTS", "MAX_QTY", "Actor"]
+__all__ = ["HINTS", "MAX_AMOUNT_CENTS", "MAX_QTY", "Actor", "CallOrigin"]
 
 V = TypeVar("V", bound=BaseModel)
 
@@ -126,6 +128,29 @@ _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#@+-]*$")
 
 
 @dataclass(frozen=True, slots=True)
+class CallOrigin:
+    """Where a service call comes from when an agent's tool (or a graph node) makes it.
+
+    Recorded on the audit row (`tool`, `thread_id`, `tool_call_id`) and on an approval the
+    call asks for, so "what did run X do" is one indexed query and an approval belongs to the
+    one call that asked.
+
+    Attributes:
+        tool: the agent's tool (or the graph step) that made the call.
+        tool_arguments: that tool's validated arguments, as a human sees them in an approval.
+        thread_id: the LangGraph thread, if any.
+        checkpoint_ns: the checkpoint namespace (node and task) of the call, if any.
+        tool_call_id: the model's tool-call id, or the node's step id.
+    """
+
+    tool: str | None = None
+    tool_arguments: Mapping[str, Any] | None = None
+    thread_id: str | None = None
+    checkpoint_ns: str | None = None
+    tool_call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Actor:
     """Who asks for a read or a write.
 
@@ -135,15 +160,28 @@ class Actor:
         customer_id: set for customer-facing runs: the actor may then touch only that
             customer's orders, returns and tickets, and no stock, procurement, integration
             or approval operation.
+        origin: the tool call (run, node, call id) the request comes from, if any.
 
     Example:
         >>> Actor("alice")
-        Actor(name='alice', agent=None, customer_id=None)
+        Actor(name='alice', agent=None, customer_id=None, origin=None)
     """
 
     name: str
     agent: str | None = None
     customer_id: int | None = None
+    origin: CallOrigin | None = None
+
+    @property
+    def principal(self) -> str:
+        """Who is answerable for a write: the name, and the customer for customer runs.
+
+        An idempotency key's replay is answered only to the principal that made the first
+        call.
+        """
+        if self.customer_id is None or self.name == f"customer:{self.customer_id}":
+            return self.name
+        return f"{self.name}@customer:{self.customer_id}"
 
 
 # --- canonical arguments -------------------------------------------------------------------
@@ -311,10 +349,12 @@ class Tx:
         "actor",
         "after",
         "approval_id",
+        "approval_used",
         "args",
         "backorders",
         "before",
         "conn",
+        "key",
         "now",
         "operation",
         "reason",
@@ -331,12 +371,15 @@ class Tx:
         approval_id: int | None,
         reason: str,
         settings: Settings,
+        key: str | None = None,
     ) -> None:
         self.conn = conn
+        self.key = key
         self.operation = operation
         self.args = args
         self.actor = actor
         self.approval_id = approval_id
+        self.approval_used = False
         self.reason = reason
         self.settings = settings
         self.backorders = settings.store.allow_backorders
@@ -363,7 +406,26 @@ _AUDIT_COLUMNS = (
     "reason",
     "idempotency_key",
     "error",
+    "tool",
+    "thread_id",
+    "tool_call_id",
 )
+
+
+def origin_columns(actor: object) -> dict[str, str | None]:
+    """The audit row's `tool`, `thread_id` and `tool_call_id` from an actor's call origin."""
+    origin = getattr(actor, "origin", None)
+    if not isinstance(origin, CallOrigin):
+        return {"tool": None, "thread_id": None, "tool_call_id": None}
+    return {
+        "tool": origin.tool[:64] if isinstance(origin.tool, str) else None,
+        "thread_id": origin.thread_id[:200] if isinstance(origin.thread_id, str) else None,
+        "tool_call_id": (
+            origin.tool_call_id[:200] if isinstance(origin.tool_call_id, str) else None
+        ),
+    }
+
+
 _JSON_COLUMNS = frozenset({"arguments", "before", "after", "result"})
 
 
@@ -393,7 +455,7 @@ class _Bookkeeping:
             f"INSERT INTO audit_log ({', '.join(_AUDIT_COLUMNS)}) "
             f"VALUES ({', '.join(mark(c) for c in _AUDIT_COLUMNS)})"
         )
-        idem = ("key", "operation", "request_hash", "result", "created_at")
+        idem = ("key", "operation", "request_hash", "result", "created_at", "principal")
         self.idem_insert_sql = (
             f"INSERT INTO idempotency_record ({', '.join(idem)}) "
             f"VALUES ({', '.join(mark(c) for c in idem)})"
@@ -405,7 +467,7 @@ class _Bookkeeping:
             f"VALUES ({', '.join(mark('i_' + c) for c in idem)})"
         )
         self.idem_select_sql = (
-            "SELECT operation, request_hash, result FROM idempotency_record "
+            "SELECT operation, request_hash, result, principal FROM idempotency_record "
             f"WHERE key = {mark('key')}"
         )
 
@@ -454,7 +516,7 @@ class _Bookkeeping:
             cursor.execute(self.both_sql, params)
         cursor.close()
 
-    def recall(self, conn: Connection, key: str) -> tuple[str, str, Any] | None:
+    def recall(self, conn: Connection, key: str) -> _FirstCall | None:
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         cursor.execute(self.idem_select_sql, {"key": key})
         row = cursor.fetchone()
@@ -462,7 +524,17 @@ class _Bookkeeping:
         if row is None:
             return None
         result = json.loads(row[2]) if isinstance(row[2], str) else row[2]
-        return str(row[0]), str(row[1]), result
+        return _FirstCall(str(row[0]), str(row[1]), result, row[3])
+
+
+@dataclass(frozen=True, slots=True)
+class _FirstCall:
+    """What the idempotency record remembers of the first call with a key."""
+
+    operation: str
+    request_hash: str
+    result: Any
+    principal: str | None
 
 
 def _sqlstate(exc: DBAPIError) -> str | None:
@@ -478,10 +550,12 @@ class _Core:
         Args:
             engine: from `orchestrator.store.make_engine`, with the schema in place
                 (`create_all` or `orchestrator db upgrade`).
-            settings: approval thresholds and the backorder policy; default `Settings()`.
+            settings: approval thresholds and the backorder policy; default the built-in
+                defaults (`Settings.defaults()`: the environment is read only where the
+                application builds its settings, e.g. `Orchestrator` or `load_settings`).
         """
         self.engine = engine
-        self.settings = settings if settings is not None else Settings()
+        self.settings = settings if settings is not None else Settings.defaults()
         self._postgres = engine.dialect.name == "postgresql"
         self._books = _Bookkeeping(engine.dialect.name)
         dbapi = engine.dialect.dbapi
@@ -532,12 +606,15 @@ class _Core:
                         approval_id=approval_id,
                         reason=reason,
                         settings=self.settings,
+                        key=key,
                     )
                     if key is not None:
                         first = self._books.recall(conn, key)
                         if first is not None:
                             return self._replayed(tx, key, digest, view, first)
                     result = fn(tx)
+                    if approval_id is not None and not tx.approval_used:
+                        self._consume_bound_approval(tx)
                     self._books.commit_write(
                         conn,
                         {
@@ -552,6 +629,7 @@ class _Core:
                             "reason": tx.reason[:500],
                             "idempotency_key": key,
                             "error": None,
+                            **origin_columns(actor),
                         },
                         None
                         if key is None
@@ -561,6 +639,7 @@ class _Core:
                             "request_hash": digest,
                             "result": result.model_dump(mode="json"),
                             "created_at": tx.now,
+                            "principal": actor.principal[:100],
                         },
                     )
                     return result
@@ -569,8 +648,11 @@ class _Core:
                     self._audit_failure(operation, audit_args, actor, key, reason, exc)
                     raise
                 raise self._record_approval(operation, audit_args, actor, key, exc) from None
-            except (OrchestratorError, IntegrityError, self._driver_integrity) as exc:
-                if key is not None and not isinstance(exc, IdempotencyConflict):
+            except (OrchestratorError, IntegrityError, self._driver_integrity) as caught:
+                failure: Exception = caught
+                if key is not None and not isinstance(
+                    failure, IdempotencyConflict | PermissionDenied
+                ):
                     # Another worker may have committed the same key while we ran: its
                     # result is ours (the guard or the unique key refused our duplicate).
                     try:
@@ -579,31 +661,41 @@ class _Core:
                         )
                     except _NoReplay:
                         pass
-                error: Exception = exc
-                if not isinstance(exc, OrchestratorError):
-                    cause = getattr(exc, "orig", None) or exc
+                    except (PermissionDenied, IdempotencyConflict) as refused:
+                        failure = refused
+                error: Exception = failure
+                if not isinstance(failure, OrchestratorError):
+                    cause = getattr(failure, "orig", None) or failure
                     error = StoreError(
                         f"{operation} conflicted with a concurrent change or a missing row "
                         f"({type(cause).__name__}: {str(cause).splitlines()[0]}); "
                         "nothing was changed, retry the call"
                     )
                 self._audit_failure(operation, audit_args, actor, key, reason, error)
-                if error is exc:
+                if error is caught:
                     raise
-                raise error from exc
+                raise error from caught
             except OperationalError as exc:
                 if _sqlstate(exc) in _RETRYABLE_SQLSTATES and attempt < 5:
                     continue
                 self._audit_failure(operation, audit_args, actor, key, reason, exc)
                 raise
 
-    def _replayed(
-        self, tx: Tx, key: str, digest: str, view: type[V], first: tuple[str, str, Any]
-    ) -> V:
-        first_operation, first_hash, first_result = first
-        if first_operation != tx.operation or first_hash != digest:
-            raise IdempotencyConflict(key, tx.operation, first_operation)
-        result = view.model_validate(first_result)
+    def _replayed(self, tx: Tx, key: str, digest: str, view: type[V], first: _FirstCall) -> V:
+        if first.principal is not None and first.principal != tx.actor.principal[:100]:
+            # The key is someone else's: their result is theirs. Same answer as any refusal,
+            # audited as denied, nothing returned.
+            raise PermissionDenied(
+                tx.actor.agent or tx.actor.name,
+                f"replay idempotency key {key!r}",
+                "the key was first used by another principal; a replay is answered only to "
+                "whoever made the first call; use a key of your own",
+            )
+        if first.operation != tx.operation or first.request_hash != digest:
+            raise IdempotencyConflict(key, tx.operation, first.operation)
+        result = view.model_validate(first.result)
+        if "replayed" in view.model_fields:
+            result = result.model_copy(update={"replayed": True})
         self._books.audit(
             tx.conn,
             {
@@ -618,6 +710,7 @@ class _Core:
                 "reason": tx.reason[:500],
                 "idempotency_key": key,
                 "error": None,
+                **origin_columns(tx.actor),
             },
         )
         return result
@@ -643,6 +736,7 @@ class _Core:
                 approval_id=None,
                 reason="",
                 settings=self.settings,
+                key=key,
             )
             return self._replayed(tx, key, digest, view, first)
 
@@ -656,8 +750,13 @@ class _Core:
         exc: BaseException,
     ) -> None:
         outcome = "error"
+        error = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, PermissionDenied):
             outcome = "denied"
+        elif isinstance(exc, HiddenRecord):
+            # The caller was told "not found"; the log keeps what really happened.
+            outcome = "denied"
+            error = f"HiddenRecord: {exc.reason}"
         elif isinstance(exc, ApprovalRequired):
             outcome = "approval_required"
         name = getattr(actor, "name", None)
@@ -665,6 +764,7 @@ class _Core:
         # The original error matters more than a failed audit of it.
         with contextlib.suppress(Exception):
             self._insert_audit(
+                actor=actor,
                 actor_name=name if isinstance(name, str) and name else "unknown",
                 agent=agent if isinstance(agent, str) else None,
                 operation=operation,
@@ -672,12 +772,13 @@ class _Core:
                 outcome=outcome,
                 reason=str(reason),
                 idempotency_key=key if isinstance(key, str) else None,
-                error=f"{type(exc).__name__}: {exc}",
+                error=error,
             )
 
     def _insert_audit(
         self,
         *,
+        actor: object,
         actor_name: str,
         agent: str | None,
         operation: str,
@@ -686,25 +787,29 @@ class _Core:
         reason: str,
         idempotency_key: str | None,
         error: str | None,
+        after: dict[str, Any] | None = None,
+        conn: Connection | None = None,
     ) -> None:
-        """One audit row without before/after, in a transaction of its own."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                AUDIT_INSERT,
-                {
-                    "at": utcnow(),
-                    "actor": actor_name[:64],
-                    "agent": agent[:32] if agent else None,
-                    "operation": operation[:64],
-                    "arguments": arguments,
-                    "before": None,
-                    "after": None,
-                    "outcome": outcome[:24],
-                    "reason": reason[:500],
-                    "idempotency_key": idempotency_key[:200] if idempotency_key else None,
-                    "error": error,
-                },
-            )
+        """One audit row without `before`, in a transaction of its own unless `conn` is given."""
+        row = {
+            "at": utcnow(),
+            "actor": actor_name[:64],
+            "agent": agent[:32] if agent else None,
+            "operation": operation[:64],
+            "arguments": arguments,
+            "before": None,
+            "after": after,
+            "outcome": outcome[:24],
+            "reason": reason[:500],
+            "idempotency_key": idempotency_key[:200] if idempotency_key else None,
+            "error": error,
+            **origin_columns(actor),
+        }
+        if conn is not None:
+            conn.execute(AUDIT_INSERT, row)
+            return
+        with self.engine.begin() as own:
+            own.execute(AUDIT_INSERT, row)
 
     def _record_approval(
         self,
@@ -714,60 +819,84 @@ class _Core:
         key: str | None,
         exc: ApprovalRequired,
     ) -> ApprovalRequired:
-        now = utcnow()
+        """Record the approval `exc` asks for (or find the one this call already has)."""
+        origin = actor.origin if isinstance(actor.origin, CallOrigin) else None
+        tool = origin.tool if origin and origin.tool else operation
+        tool_args = dict(origin.tool_arguments) if origin and origin.tool_arguments else args
         with self.engine.begin() as conn:
             # A graph resumed after a crash or an interrupt asks again for the same write:
             # it gets the approval that is already waiting, not a second one.
-            approval_id = self._pending_approval(conn, operation, args, actor)
+            approval_id = self._waiting_approval(conn, tool, tool_args, actor, key)
             if approval_id is None:
                 approval_id = conn.execute(
                     insert(APPROVAL).returning(APPROVAL.c.id),
                     {
-                        "tool": operation,
-                        "arguments": args,
+                        "tool": tool[:64],
+                        "arguments": tool_args,
                         "reason": exc.reason[:500],
                         "status": ApprovalStatus.PENDING.value,
                         "actor": actor.name,
                         "agent": actor.agent,
-                        "created_at": now,
+                        "created_at": utcnow(),
+                        "operation": operation,
+                        "idempotency_key": key,
+                        "thread_id": origin.thread_id if origin else None,
+                        "checkpoint_ns": (
+                            origin.checkpoint_ns[:500] if origin and origin.checkpoint_ns else None
+                        ),
+                        "tool_call_id": origin.tool_call_id if origin else None,
                     },
                 ).scalar_one()
-            conn.execute(
-                AUDIT_INSERT,
-                {
-                    "at": now,
-                    "actor": actor.name,
-                    "agent": actor.agent,
-                    "operation": operation,
-                    "arguments": args,
-                    "before": None,
-                    "after": {"approval_id": approval_id},
-                    "outcome": "approval_required",
-                    "reason": exc.reason[:500],
-                    "idempotency_key": key,
-                    "error": str(exc),
-                },
+            self._insert_audit(
+                actor=actor,
+                actor_name=actor.name,
+                agent=actor.agent,
+                operation=operation,
+                arguments=args,
+                outcome="approval_required",
+                reason=exc.reason,
+                idempotency_key=key,
+                error=str(exc),
+                after={"approval_id": approval_id},
+                conn=conn,
             )
         return ApprovalRequired(
-            operation,
-            args,
-            f"{exc.reason}; approval {approval_id} recorded: call again with "
-            f"approval_id={approval_id} once a human approved it",
+            tool,
+            tool_args,
+            f"{exc.reason}; approval {approval_id} recorded: the call goes ahead once a human "
+            "approves it (resume the run, or call again with "
+            f"approval_id={approval_id})",
             approval_id=approval_id,
         )
 
     @staticmethod
-    def _pending_approval(
-        conn: Connection, operation: str, args: Mapping[str, Any], actor: Actor
+    def _waiting_approval(
+        conn: Connection, tool: str, args: Mapping[str, Any], actor: Actor, key: str | None
     ) -> int | None:
-        """The id of a pending approval asked by `actor` for this very call, if any."""
+        """The pending approval this very call asked for before, if any.
+
+        With a key, the call is the key; without one (a script), the same tool, arguments and
+        actor.
+        """
+        if key is not None:
+            found = conn.execute(
+                select(APPROVAL.c.id)
+                .where(
+                    APPROVAL.c.idempotency_key == key,
+                    APPROVAL.c.status == ApprovalStatus.PENDING.value,
+                )
+                .order_by(APPROVAL.c.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            return int(found) if found is not None else None
         wanted = canonical_json(args)
         rows = conn.execute(
             select(APPROVAL.c.id, APPROVAL.c.arguments)
             .where(
-                APPROVAL.c.tool == operation,
+                APPROVAL.c.tool == tool,
                 APPROVAL.c.actor == actor.name,
                 APPROVAL.c.status == ApprovalStatus.PENDING.value,
+                APPROVAL.c.idempotency_key.is_(None),
             )
             .order_by(APPROVAL.c.id)
         )
@@ -795,12 +924,13 @@ class _Core:
         Args:
             operation: the tool or operation name.
             arguments: the call's arguments (made JSON-safe).
-            actor: who asked.
+            actor: who asked (with the call's origin, if any).
             outcome: `denied`, `ok`, `error`, ...
             reason: why, in a sentence.
             error: the refusal's message, if any.
         """
         self._insert_audit(
+            actor=actor,
             actor_name=actor.name,
             agent=actor.agent,
             operation=operation,
@@ -811,48 +941,92 @@ class _Core:
             error=error,
         )
 
-    def _require_approval(self, tx: Tx, needed: bool, reason: str) -> None:
-        """Raise `ApprovalRequired` unless not `needed` or `tx.approval_id` approves this call.
+    def _require_approval(
+        self, tx: Tx, needed: bool, reason: str, *, match: str = "effective"
+    ) -> int | None:
+        """Raise `ApprovalRequired` unless not `needed` or an approved approval covers this call.
 
-        An approval matches when its tool is this operation and its arguments equal this
-        call's; it is consumed (good for one write) in the same transaction.
+        The approval is `tx.approval_id` if given, else the one recorded for this call's
+        idempotency key (a call re-run after the decision finds its own approval: no second
+        one is ever recorded). It must be for this tool and these arguments (the approved ones,
+        after an edit), approved, and unused; it is consumed (good for one write) in the same
+        transaction.
+
+        Args:
+            tx: the transaction.
+            needed: whether this call crossed a threshold.
+            reason: why, with the figures (shown to the human).
+            match: `effective` (default): the call must carry the approved arguments (the
+                edited ones after an edit); `requested`: the arguments as first asked (a gate,
+                whose caller reads the edit from the result).
+
+        Returns:
+            The id of the approval consumed, or None when none was needed.
+
+        Raises:
+            ApprovalRequired: no approval yet, or it is still pending.
+            ApprovalRejected: a human rejected it.
+            PermissionDenied: it was given for another call, or was used already.
         """
         if not needed:
-            return
-        if tx.approval_id is None:
-            raise ApprovalRequired(tx.operation, tx.args, reason)
-        row = (
-            tx.conn.execute(select(APPROVAL).where(APPROVAL.c.id == tx.approval_id))
-            .mappings()
-            .first()
-        )
+            return None
         who = tx.actor.agent or tx.actor.name
-        if row is None:
-            raise NotFound("approval", tx.approval_id, "pass the approval_id of ApprovalRequired")
-        if row["tool"] != tx.operation or canonical_json(row["arguments"]) != canonical_json(
-            tx.args
-        ):
+        if tx.approval_id is not None:
+            row = (
+                tx.conn.execute(select(APPROVAL).where(APPROVAL.c.id == tx.approval_id))
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise NotFound(
+                    "approval", tx.approval_id, "pass the approval_id of ApprovalRequired"
+                )
+        elif tx.key is not None:
+            row = (
+                tx.conn.execute(
+                    select(APPROVAL)
+                    .where(APPROVAL.c.idempotency_key == tx.key)
+                    .order_by(APPROVAL.c.id.desc())
+                    .limit(1)
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise ApprovalRequired(tx.operation, tx.args, reason)
+        else:
+            raise ApprovalRequired(tx.operation, tx.args, reason)
+        approval_id = int(row["id"])
+        origin = tx.actor.origin if isinstance(tx.actor.origin, CallOrigin) else None
+        tool = origin.tool if origin and origin.tool else tx.operation
+        actual = dict(origin.tool_arguments) if origin and origin.tool_arguments else dict(tx.args)
+        expected = row["arguments"]
+        if match == "effective" and row["approved_arguments"] is not None:
+            expected = row["approved_arguments"]
+        if row["tool"] != tool or canonical_json(expected) != canonical_json(actual):
             raise PermissionDenied(
                 who,
                 tx.operation,
-                f"approval {tx.approval_id} was given for {row['tool']} with "
-                f"{canonical_json(row['arguments'])}, not for this call; ask for a new approval",
+                f"approval {approval_id} was given for {row['tool']} with "
+                f"{canonical_json(expected)}, not for this call; ask for a new approval",
             )
         if row["status"] == ApprovalStatus.PENDING:
             raise ApprovalRequired(
-                tx.operation,
-                tx.args,
-                f"{reason}; approval {tx.approval_id} is still pending a human decision",
-                approval_id=tx.approval_id,
+                tool,
+                actual,
+                f"{reason}; approval {approval_id} is still pending a human decision",
+                approval_id=approval_id,
+            )
+        if row["status"] == ApprovalStatus.REJECTED:
+            raise ApprovalRejected(
+                who, tx.operation, approval_id, row["decided_by"], row["decision_note"] or ""
             )
         if row["status"] != ApprovalStatus.APPROVED:
-            raise PermissionDenied(
-                who, tx.operation, f"approval {tx.approval_id} was {row['status']}"
-            )
+            raise PermissionDenied(who, tx.operation, f"approval {approval_id} was {row['status']}")
         used = tx.conn.execute(
             update(APPROVAL)
             .where(
-                APPROVAL.c.id == tx.approval_id,
+                APPROVAL.c.id == approval_id,
                 APPROVAL.c.status == ApprovalStatus.APPROVED.value,
                 APPROVAL.c.consumed_at.is_(None),
             )
@@ -862,8 +1036,31 @@ class _Core:
             raise PermissionDenied(
                 who,
                 tx.operation,
-                f"approval {tx.approval_id} was already used for one write; ask for a new one",
+                f"approval {approval_id} was already used for one write; ask for a new one",
             )
+        tx.approval_used = True
+        return approval_id
+
+    @staticmethod
+    def _consume_bound_approval(tx: Tx) -> None:
+        """Use up the approval this call carried even though it turned out not to need it.
+
+        A person can edit a call below its threshold (approve 40 units instead of 60): the
+        write then needs no approval, but the decision was for this call and must not stay
+        usable for another one.
+        """
+        if tx.key is None:
+            return
+        tx.conn.execute(
+            update(APPROVAL)
+            .where(
+                APPROVAL.c.id == tx.approval_id,
+                APPROVAL.c.idempotency_key == tx.key,
+                APPROVAL.c.status == ApprovalStatus.APPROVED.value,
+                APPROVAL.c.consumed_at.is_(None),
+            )
+            .values(consumed_at=tx.now)
+        )
 
     # -- shared checks --------------------------------------------------------------------
 
@@ -880,12 +1077,24 @@ class _Core:
 
     @staticmethod
     def _own_customer(tx: Tx, customer_id: int, what: str) -> None:
-        """Refuse a customer-scoped actor acting on another customer's records."""
+        """Refuse a customer-scoped actor acting on another customer's records.
+
+        The refusal is a `HiddenRecord`: the same answer as a missing id (customers cannot
+        probe which ids exist); the audit log records it as denied, with the real reason.
+
+        Args:
+            tx: the transaction.
+            customer_id: the record's owner.
+            what: `"<entity> <id>"`, e.g. `"order 12"`.
+        """
         if tx.actor.customer_id is not None and tx.actor.customer_id != customer_id:
-            raise PermissionDenied(
-                tx.actor.agent or tx.actor.name,
-                tx.operation,
+            entity, _, key = what.rpartition(" ")
+            entity = entity or what
+            raise HiddenRecord(
+                entity,
+                int(key) if key.isdigit() else key,
                 f"{what} belongs to another customer, not customer {tx.actor.customer_id}",
+                HINTS.get(entity, ""),
             )
 
     @staticmethod

@@ -32,7 +32,7 @@ INTEGRATION_KINDS = ("sale", "receipt", "adjustment", "return")
 
 
 def _view(row: Any, **changes: Any) -> IntegrationTxnView:
-    data = {k: row[k] for k in IntegrationTxnView.model_fields}
+    data = {k: row[k] for k in IntegrationTxnView.model_fields if k != "replayed"}
     data.update(changes)
     return IntegrationTxnView(**data)
 

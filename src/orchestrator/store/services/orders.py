@@ -33,6 +33,7 @@ from orchestrator.store.services._core import (
     check_qty,
     check_text,
 )
+from orchestrator.store.services.pricing import PricingMixin
 from orchestrator.store.services.stock import StockMixin
 from orchestrator.store.services.views import (
     OrderLineIn,
@@ -102,7 +103,7 @@ def order_view(conn: Connection, order_id: int) -> OrderView:
         .order_by(ORDER_LINE.c.id)
     ).mappings()
     return OrderView(
-        **{k: order[k] for k in OrderView.model_fields if k != "lines"},
+        **{k: order[k] for k in OrderView.model_fields if k not in ("lines", "replayed")},
         lines=[
             OrderLineView(
                 id=ln["id"],
@@ -116,7 +117,7 @@ def order_view(conn: Connection, order_id: int) -> OrderView:
     )
 
 
-class OrdersMixin(StockMixin):
+class OrdersMixin(StockMixin, PricingMixin):
     """Customer orders."""
 
     # -- helpers --------------------------------------------------------------------------
@@ -307,7 +308,12 @@ class OrdersMixin(StockMixin):
     def place_order(
         self, order_id: int, *, actor: Actor, idempotency_key: str | None = None
     ) -> OrderView:
-        """Place a draft order: reserve every line atomically (all lines or none).
+        """Place a draft order: reserve every line atomically (all lines or none), and price it.
+
+        The price is decided here, from the store's tables: the best discount the customer is
+        eligible for (`orchestrator.store.rules.discounts`) and standard shipping to the
+        customer (`orchestrator.store.rules.shipping`); `total = subtotal - discount +
+        shipping`.
 
         Raises:
             InsufficientStock: a line cannot be reserved; nothing is reserved.
@@ -328,6 +334,7 @@ class OrdersMixin(StockMixin):
                 updated_at=tx.now,
             )
             self._reserve_lines(tx, order)
+            self._price_order(tx, order_id)
             view = order_view(tx.conn, order_id)
             tx.after = self._summary(view)
             return view
@@ -375,6 +382,7 @@ class OrdersMixin(StockMixin):
             )
             if placed:
                 self._reserve_lines(tx, order)
+                self._price_order(tx, order_id)  # a placed order's price follows its lines
             view = order_view(tx.conn, order_id)
             tx.after = self._summary(view)
             return view
@@ -447,18 +455,21 @@ class OrdersMixin(StockMixin):
         *,
         carrier: str,
         service: str = "standard",
-        cost_cents: int = 0,
+        cost_cents: int | None = None,
         tracking: str = "",
         actor: Actor,
         idempotency_key: str | None = None,
     ) -> ShipmentView:
         """Ship a placed order: commit its reservations (on-hand and reserved both drop).
 
-        Each reservation appends a `shipment` ledger row referencing the order.
+        Each reservation appends a `shipment` ledger row referencing the order. The shipment's
+        cost comes from the rate table (`orchestrator.store.rules.shipping`) for `service` to
+        the customer's country and postcode; a `cost_cents` that disagrees is refused.
 
         Raises:
             InvalidTransition: the order is not placed.
-            InvalidInput: a line is not fully reserved, a bad carrier or cost.
+            InvalidInput: a line is not fully reserved, a bad carrier, a service not offered
+                there, or a cost other than the rate table's.
         """
         args = {
             "order_id": order_id,
@@ -472,9 +483,22 @@ class OrdersMixin(StockMixin):
             order = self._lock_order(tx, order_id)
             check_code("carrier", carrier, max_len=32)
             check_code("service", service, max_len=32)
-            check_cents("cost_cents", cost_cents, allow_zero=True)
+            if cost_cents is not None:
+                check_cents("cost_cents", cost_cents, allow_zero=True)
             check_text("tracking", tracking, max_len=64)
             self._staff_only(tx)
+            customer, _, _ = self._customer_facts(tx.conn, int(order["customer_id"]))
+            quote = self._quote(
+                self._order_lines(tx.conn, order_id), customer.country, customer.postcode, service
+            )
+            if cost_cents is not None and cost_cents != quote.cost_cents:
+                raise InvalidInput(
+                    "cost_cents",
+                    cost_cents,
+                    f"the rate table prices this shipment at {quote.cost_cents} cents "
+                    f"({'; '.join(quote.breakdown)}); omit cost_cents",
+                )
+            cost = quote.cost_cents
             self._move(
                 tx,
                 ORDERS,
@@ -534,7 +558,7 @@ class OrdersMixin(StockMixin):
                     "location": order["location"],
                     "carrier": carrier,
                     "service": service,
-                    "cost_cents": cost_cents,
+                    "cost_cents": cost,
                     "tracking": tracking,
                     "status": ShipmentStatus.SHIPPED.value,
                     "shipped_at": tx.now,
@@ -548,7 +572,7 @@ class OrdersMixin(StockMixin):
                 location=order["location"],
                 carrier=carrier,
                 service=service,
-                cost_cents=cost_cents,
+                cost_cents=cost,
                 tracking=tracking,
                 status=ShipmentStatus.SHIPPED,
                 shipped_at=tx.now,

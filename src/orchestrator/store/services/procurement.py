@@ -58,72 +58,7 @@ class ProcurementMixin(StockMixin):
         }
 
         def run(tx: Tx) -> PurchaseOrderView:
-            check_id("supplier_id", supplier_id)
-            check_code("location", location, max_len=32)
-            parsed = parse_lines("lines", lines, POLineIn)
-            if expected_at is not None and not isinstance(expected_at, date):
-                raise InvalidInput("expected_at", expected_at, "expected a date or None")
-            self._staff_only(tx)
-            supplier = tx.conn.execute(
-                select(SUPPLIER.c.active).where(SUPPLIER.c.id == supplier_id)
-            ).first()
-            if supplier is None:
-                raise NotFound("supplier", supplier_id, "list suppliers with list_suppliers")
-            if not supplier.active:
-                raise InvalidInput("supplier_id", supplier_id, "the supplier is inactive")
-            self._location(tx.conn, location)
-            offers = {
-                r.sku: int(r.unit_cost_cents)
-                for r in tx.conn.execute(
-                    select(OFFER.c.sku, OFFER.c.unit_cost_cents).where(
-                        OFFER.c.supplier_id == supplier_id,
-                        OFFER.c.sku.in_([ln.sku for ln in parsed]),
-                    )
-                )
-            }
-            costs: list[int] = []
-            for i, ln in enumerate(parsed):
-                self._product(tx.conn, ln.sku)
-                if ln.unit_cost_cents is not None:
-                    costs.append(
-                        check_cents(
-                            f"lines[{i}].unit_cost_cents", ln.unit_cost_cents, allow_zero=True
-                        )
-                    )
-                elif ln.sku in offers:
-                    costs.append(offers[ln.sku])
-                else:
-                    raise InvalidInput(
-                        f"lines[{i}].unit_cost_cents",
-                        None,
-                        f"supplier {supplier_id} has no offer for {ln.sku!r}; pass the unit cost",
-                    )
-            total = sum(c * ln.qty for c, ln in zip(costs, parsed, strict=True))
-            po_id = self._insert_id(
-                tx.conn,
-                PO,
-                {
-                    "supplier_id": supplier_id,
-                    "location": location,
-                    "status": PurchaseOrderStatus.DRAFT.value,
-                    "total_cents": total,
-                    "created_at": tx.now,
-                    "updated_at": tx.now,
-                    "expected_at": expected_at,
-                },
-            )
-            for cost, ln in zip(costs, parsed, strict=True):
-                self._insert_id(
-                    tx.conn,
-                    PO_LINE,
-                    {
-                        "purchase_order_id": po_id,
-                        "sku": ln.sku,
-                        "qty_ordered": ln.qty,
-                        "qty_received": 0,
-                        "unit_cost_cents": cost,
-                    },
-                )
+            po_id, total = self._draft_purchase_order(tx, supplier_id, location, lines, expected_at)
             tx.after = {"po_id": po_id, "status": "draft", "total_cents": total}
             return purchase_order_view(tx.conn, po_id)
 
@@ -134,6 +69,133 @@ class ProcurementMixin(StockMixin):
             view=PurchaseOrderView,
             actor=actor,
             idempotency_key=idempotency_key,
+        )
+
+    def _draft_purchase_order(
+        self,
+        tx: Tx,
+        supplier_id: int,
+        location: str,
+        lines: list[POLineIn],
+        expected_at: date | None,
+    ) -> tuple[int, int]:
+        """Validate and insert a draft purchase order; returns (id, total cents)."""
+        check_id("supplier_id", supplier_id)
+        check_code("location", location, max_len=32)
+        parsed = parse_lines("lines", lines, POLineIn)
+        if expected_at is not None and not isinstance(expected_at, date):
+            raise InvalidInput("expected_at", expected_at, "expected a date or None")
+        self._staff_only(tx)
+        supplier = tx.conn.execute(
+            select(SUPPLIER.c.active).where(SUPPLIER.c.id == supplier_id)
+        ).first()
+        if supplier is None:
+            raise NotFound("supplier", supplier_id, "list suppliers with list_suppliers")
+        if not supplier.active:
+            raise InvalidInput("supplier_id", supplier_id, "the supplier is inactive")
+        self._location(tx.conn, location)
+        offers = {
+            r.sku: int(r.unit_cost_cents)
+            for r in tx.conn.execute(
+                select(OFFER.c.sku, OFFER.c.unit_cost_cents).where(
+                    OFFER.c.supplier_id == supplier_id,
+                    OFFER.c.sku.in_([ln.sku for ln in parsed]),
+                )
+            )
+        }
+        costs: list[int] = []
+        for i, ln in enumerate(parsed):
+            self._product(tx.conn, ln.sku)
+            if ln.unit_cost_cents is not None:
+                costs.append(
+                    check_cents(f"lines[{i}].unit_cost_cents", ln.unit_cost_cents, allow_zero=True)
+                )
+            elif ln.sku in offers:
+                costs.append(offers[ln.sku])
+            else:
+                raise InvalidInput(
+                    f"lines[{i}].unit_cost_cents",
+                    None,
+                    f"supplier {supplier_id} has no offer for {ln.sku!r}; pass the unit cost",
+                )
+        total = sum(c * ln.qty for c, ln in zip(costs, parsed, strict=True))
+        po_id = self._insert_id(
+            tx.conn,
+            PO,
+            {
+                "supplier_id": supplier_id,
+                "location": location,
+                "status": PurchaseOrderStatus.DRAFT.value,
+                "total_cents": total,
+                "created_at": tx.now,
+                "updated_at": tx.now,
+                "expected_at": expected_at,
+            },
+        )
+        for cost, ln in zip(costs, parsed, strict=True):
+            self._insert_id(
+                tx.conn,
+                PO_LINE,
+                {
+                    "purchase_order_id": po_id,
+                    "sku": ln.sku,
+                    "qty_ordered": ln.qty,
+                    "qty_received": 0,
+                    "unit_cost_cents": cost,
+                },
+            )
+        return po_id, total
+
+    def submit_purchase_order(
+        self,
+        supplier_id: int,
+        location: str,
+        lines: list[POLineIn],
+        *,
+        expected_at: date | None = None,
+        actor: Actor,
+        idempotency_key: str | None = None,
+        approval_id: int | None = None,
+    ) -> PurchaseOrderView:
+        """Create, approve and send a purchase order in one write (what an agent's tool does).
+
+        Above `approvals.purchase_order_value` it raises `ApprovalRequired` before anything is
+        written; once a human approved (or edited) the call, the same call performs it.
+
+        Raises:
+            ApprovalRequired: the total is above the threshold and no approval covers it.
+            NotFound, UnknownSku, InvalidInput: as for `create_purchase_order`.
+        """
+        args = {
+            "supplier_id": supplier_id,
+            "location": location,
+            "lines": lines,
+            "expected_at": expected_at,
+        }
+
+        def run(tx: Tx) -> PurchaseOrderView:
+            po_id, total = self._draft_purchase_order(tx, supplier_id, location, lines, expected_at)
+            limit = int(self.settings.approvals.purchase_order_value * Decimal(100))
+            self._require_approval(
+                tx,
+                total > limit,
+                f"the purchase order totals {total} cents, above {limit} cents",
+            )
+            draft = PurchaseOrderStatus.DRAFT
+            approved = PurchaseOrderStatus.APPROVED
+            self._move(tx, PO, "purchase_order", po_id, draft, approved, approved_by=tx.actor.name)
+            self._move(tx, PO, "purchase_order", po_id, approved, PurchaseOrderStatus.SENT)
+            tx.after = {"po_id": po_id, "status": "sent", "total_cents": total}
+            return purchase_order_view(tx.conn, po_id)
+
+        return self._write(
+            "submit_purchase_order",
+            args,
+            run,
+            view=PurchaseOrderView,
+            actor=actor,
+            idempotency_key=idempotency_key,
+            approval_id=approval_id,
         )
 
     def _po_move(

@@ -371,16 +371,37 @@ class ReadsMixin(_Core):
             raise NotFound("integration transaction", txn_id, HINTS["integration transaction"])
         return IntegrationTxnView(**_fields(IntegrationTxnView, row))
 
-    def pending_approvals(self, limit: int = 100) -> list[ApprovalView]:
-        """Approvals waiting for a human decision, oldest first."""
+    def pending_approvals(
+        self, limit: int = 100, *, thread_id: str | None = None
+    ) -> list[ApprovalView]:
+        """Approvals waiting for a human decision, oldest first (of one thread, if given)."""
         _limit(limit)
+        stmt = select(APPROVAL).where(APPROVAL.c.status == ApprovalStatus.PENDING.value)
+        if thread_id is not None:
+            stmt = stmt.where(APPROVAL.c.thread_id == thread_id)
         with self._read() as conn:
-            rows = conn.execute(
-                select(APPROVAL)
-                .where(APPROVAL.c.status == ApprovalStatus.PENDING.value)
-                .order_by(APPROVAL.c.id)
-                .limit(limit)
-            ).mappings()
+            rows = conn.execute(stmt.order_by(APPROVAL.c.id).limit(limit)).mappings()
+            return [ApprovalView(**_fields(ApprovalView, r)) for r in rows]
+
+    def approvals(
+        self,
+        *,
+        status: str | None = None,
+        thread_id: str | None = None,
+        idempotency_key: str | None = None,
+        limit: int = 100,
+    ) -> list[ApprovalView]:
+        """Approvals of any status, newest first, filtered by status, thread or call key."""
+        _limit(limit)
+        stmt = select(APPROVAL)
+        if status is not None:
+            stmt = stmt.where(APPROVAL.c.status == status)
+        if thread_id is not None:
+            stmt = stmt.where(APPROVAL.c.thread_id == thread_id)
+        if idempotency_key is not None:
+            stmt = stmt.where(APPROVAL.c.idempotency_key == idempotency_key)
+        with self._read() as conn:
+            rows = conn.execute(stmt.order_by(APPROVAL.c.id.desc()).limit(limit)).mappings()
             return [ApprovalView(**_fields(ApprovalView, r)) for r in rows]
 
     def get_approval(self, approval_id: int) -> ApprovalView:
@@ -407,12 +428,18 @@ class ReadsMixin(_Core):
         actor: str | None = None,
         outcome: str | None = None,
         idempotency_key: str | None = None,
+        thread_id: str | None = None,
         since: datetime | None = None,
         limit: int = 100,
     ) -> list[AuditEntryView]:
-        """Audit rows, newest first, filtered by operation, actor name, outcome, key or time."""
+        """Audit rows, newest first, filtered by operation, actor, outcome, key, thread or time.
+
+        `thread_id` answers "what did run X do" with one indexed query.
+        """
         _limit(limit)
         stmt = select(AUDIT)
+        if thread_id is not None:
+            stmt = stmt.where(AUDIT.c.thread_id == thread_id)
         if operation is not None:
             stmt = stmt.where(AUDIT.c.operation == operation)
         if actor is not None:
@@ -437,7 +464,7 @@ def return_view(conn: Connection, return_id: int) -> ReturnView:
         select(RETURN_LINE).where(RETURN_LINE.c.return_id == return_id).order_by(RETURN_LINE.c.id)
     ).mappings()
     return ReturnView(
-        **{k: row[k] for k in ReturnView.model_fields if k != "lines"},
+        **{k: row[k] for k in ReturnView.model_fields if k not in ("lines", "replayed")},
         lines=[ReturnLineView(**_fields(ReturnLineView, ln)) for ln in lines],
     )
 
@@ -451,6 +478,6 @@ def purchase_order_view(conn: Connection, po_id: int) -> PurchaseOrderView:
         select(PO_LINE).where(PO_LINE.c.purchase_order_id == po_id).order_by(PO_LINE.c.id)
     ).mappings()
     return PurchaseOrderView(
-        **{k: row[k] for k in PurchaseOrderView.model_fields if k != "lines"},
+        **{k: row[k] for k in PurchaseOrderView.model_fields if k not in ("lines", "replayed")},
         lines=[POLineView(**_fields(POLineView, ln)) for ln in lines],
     )

@@ -46,6 +46,10 @@ class _In(BaseModel):
 class _View(BaseModel):
     model_config = ConfigDict(frozen=True)
 
+    replayed: bool = Field(default=False, exclude_if=lambda value: not value)
+    """True when a write returned the first result of an earlier call with the same
+    idempotency key (the records may have changed since); left out of dumps when False."""
+
 
 # --- inputs ----------------------------------------------------------------------------------
 
@@ -361,6 +365,21 @@ class ApprovalView(_View):
     decided_at: datetime | None
     consumed_at: datetime | None = None
     """When the approved write was performed; an approval is good for one write."""
+    operation: str | None = None
+    """The service operation that asked (differs from `tool` when a tool called it)."""
+    idempotency_key: str | None = None
+    """The write key of the call that asked; the call finds its approval by it."""
+    thread_id: str | None = None
+    """The LangGraph thread that asked, if any: resuming it performs the write."""
+    checkpoint_ns: str | None = None
+    tool_call_id: str | None = None
+    approved_arguments: dict[str, Any] | None = None
+    """Set when a human approved with changed arguments (an edit)."""
+
+    @property
+    def effective_arguments(self) -> dict[str, Any]:
+        """The arguments the write is performed with: the approved ones after an edit."""
+        return self.approved_arguments if self.approved_arguments is not None else self.arguments
 
 
 class AuditEntryView(_View):
@@ -378,3 +397,9 @@ class AuditEntryView(_View):
     reason: str
     idempotency_key: str | None
     error: str | None
+    tool: str | None = None
+    """The agent's tool, when the call came through one."""
+    thread_id: str | None = None
+    """The LangGraph thread of the run that made the call."""
+    tool_call_id: str | None = None
+    """The model's tool-call id (or the node's step id)."""
