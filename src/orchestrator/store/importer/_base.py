@@ -75,13 +75,23 @@ class ImportReport(BaseModel):
 
     def summary(self) -> str:
         """One line for people: what was created, changed and skipped, and why."""
-        parts = [f"{self.created} created", f"{self.updated} updated"]
-        if self.kind in ("opening_stock", "stock", "sales"):
-            parts.append(f"{self.ledger_rows} ledger row(s)")
+        if self.kind == "sales":
+            parts = [f"{self.ledger_rows} sale(s) recorded", f"{self.updated} stock row(s) lowered"]
+        elif self.kind == "opening_stock":
+            parts = [f"{self.created} stock row(s) opened", f"{self.ledger_rows} ledger row(s)"]
+        elif self.kind == "stock":
+            parts = [
+                f"{self.created} created",
+                f"{self.updated} recounted",
+                f"{self.ledger_rows} ledger row(s)",
+            ]
+        else:
+            parts = [f"{self.created} created", f"{self.updated} updated"]
         parts.append(f"{self.skipped} skipped")
-        text = f"{self.source}: {self.rows} row(s) of {self.kind}: " + ", ".join(parts)
+        kind = self.kind.replace("_", " ")
+        text = f"{self.source}: {self.rows} row(s) of {kind}: " + ", ".join(parts)
         if self.skipped:
-            text += f" ({self.skip_reason}; {line_ranges(self.skipped_lines)})"
+            text += f" ({self.skip_reason}: {line_ranges(self.skipped_lines)})"
         return text
 
 

@@ -131,7 +131,7 @@ def import_opening_stock(
         report.skipped = len(report.skipped_lines)
         if report.skipped:
             report.skip_reason = (
-                "already stocked: an opening balance is set once; recount with "
+                "already stocked, and an opening balance is set once; a recount is "
                 "`orchestrator import stock`"
             )
         audit(conn, report, actor)
@@ -215,8 +215,9 @@ def import_stock(
             report.skipped_lines = [line for line, _ in rows]
             report.skipped = len(rows)
             report.skip_reason = (
-                f"this file was imported as counts on {earlier:%Y-%m-%d %H:%M} UTC; applying it "
-                "again would undo every movement since (pass --recount / recount=True to do so)"
+                f"imported as counts on {earlier:%Y-%m-%d %H:%M} UTC already, and applying old "
+                "counts again would undo the movements since; --recount (recount=True) applies "
+                "them anyway"
             )
             audit(conn, report, actor)
             return report
@@ -303,7 +304,7 @@ def import_stock(
         report.ledger_rows = len(ledger)
         report.skipped = len(report.skipped_lines)
         if report.skipped:
-            report.skip_reason = "unchanged: the store already holds these counts"
+            report.skip_reason = "the store already holds these counts"
         audit(conn, report, actor)
     return report
 
