@@ -124,9 +124,7 @@ def test_bad_json_names_the_variable(
     assert f"write {kind}, e.g. {variable}='" in message
 
 
-def test_bad_json_in_dotenv_names_the_variable(
-    tmp_path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_bad_json_in_dotenv_names_the_variable(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / ".env").write_text("ORCH_MODELS__NODES={'support.router': 'x'}\n")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match=r"ORCH_MODELS__NODES=.*not valid JSON"):
