@@ -298,8 +298,9 @@ class OrchestratorGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, typer.TyperException):
-            raise  # exit codes, usage errors (2) and help: typer's own handling
+        except (typer.Exit, typer.Abort, typer.TyperException, BrokenPipeError):
+            # Exit codes, usage errors (2), help, and a closed pipe (`| head`): typer's own.
+            raise
         except (Exception, KeyboardInterrupt) as exc:
             failure = describe_failure(exc)
             if ctx.params.get("debug"):
