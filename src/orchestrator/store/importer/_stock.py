@@ -447,12 +447,13 @@ def import_sales(
             raise ImportFailed(source, sorted(errors))
         now = utcnow()
         ref = source_name(source)
+        sale = LedgerKind.SALE.value
         ledger = [
             {
                 "sku": row.sku,
                 "location": row.location,
                 "delta": -row.quantity,
-                "kind": LedgerKind.SALE.value,
+                "kind": sale,
                 "reason": f"sales import {ref} line {line}",
                 "ref_type": SALES_REF_TYPE,
                 "ref_id": keys[line],
