@@ -12,7 +12,8 @@ OrchestratorError
 │   ├── InvalidTransition                  a status change the state machine does not allow
 │   ├── IdempotencyConflict                a key replayed with different arguments
 │   ├── ImportFailed                       a CSV/JSON import with bad rows; nothing was imported
-│   └── InvariantViolation                 check_invariants() found broken books
+│   ├── InvariantViolation                 check_invariants() found broken books
+│   └── SchemaMissing                      the store has no tables (or older ones): migrate it
 ├── PermissionDenied                       a tool outside the agent's allow-list, or another
 │   │                                      customer's records
 │   └── ApprovalRejected                   a human rejected the write
@@ -51,6 +52,7 @@ __all__ = [
     "NotFound",
     "OrchestratorError",
     "PermissionDenied",
+    "SchemaMissing",
     "StoreError",
     "StructuredOutputError",
     "ToolCallError",
@@ -187,6 +189,33 @@ class InvariantViolation(StoreError):
     def __init__(self, violations: list[str]) -> None:
         self.violations = violations
         super().__init__(f"{len(violations)} invariant violation(s): " + "; ".join(violations[:10]))
+
+
+class SchemaMissing(StoreError):
+    """The store does not exist, has no tables, or lacks tables or columns this version needs.
+
+    Nothing was read or written (and no empty database file was left behind).
+
+    Attributes:
+        url: the store's URL (password hidden).
+        missing: the missing tables, or `table.column` for missing columns; empty when the
+            database itself does not exist.
+    """
+
+    def __init__(self, url: str, missing: list[str]) -> None:
+        self.url = url
+        self.missing = missing
+        if not missing:
+            what = "does not exist"
+        else:
+            shown = ", ".join(missing[:5]) + (
+                f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            )
+            what = f"has no {shown}"
+        super().__init__(
+            f"the store {url} {what}: create or migrate its schema with "
+            f"`orchestrator db upgrade --db {url}`, or fill it with `orchestrator seed --db {url}`"
+        )
 
 
 class PermissionDenied(OrchestratorError):

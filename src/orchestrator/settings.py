@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from orchestrator._model_ids import check_model_id
 from orchestrator.errors import ConfigError
 
 __all__ = [
@@ -73,24 +74,37 @@ class StoreSettings(_Section):
     @classmethod
     def _known_dialect(cls, value: str) -> str:
         if not value.startswith(("sqlite", "postgresql")):
-            raise ValueError(f"{value!r} is neither a sqlite:/// nor a postgresql+psycopg:// URL")
+            raise ValueError(
+                f"{value!r} is neither a SQLite nor a PostgreSQL URL; write "
+                "sqlite:///path/to/shop.db or postgresql+psycopg://user@host/dbname"
+            )
         return value
 
 
 class ModelSettings(_Section):
-    """Which model each LLM node uses: `provider:model` ids, routed default < graph < node."""
+    """Which model each LLM node uses: `provider:model` ids, routed default < graph < node.
+
+    Every id is checked when the settings load: well formed, and its provider built in or
+    registered (`orchestrator.backends.register_provider`, called before loading settings).
+    """
 
     default: str = "llamacpp:smollm2"
     """The model for every node without an override."""
-    graphs: dict[str, str] = Field(default_factory=dict)
+    graphs: dict[str, str] = Field(
+        default_factory=dict, examples=[{"support": "openai:gpt-4o-mini"}]
+    )
     """Per-graph overrides, e.g. `{"support": "openai:gpt-4o-mini"}`."""
-    nodes: dict[str, str] = Field(default_factory=dict)
+    nodes: dict[str, str] = Field(
+        default_factory=dict, examples=[{"support.router": "llamacpp:smollm2"}]
+    )
     """Per-node overrides keyed `graph.node`, e.g. `{"support.router": "llamacpp:smollm2"}`."""
-    fallbacks: list[str] = Field(default_factory=list)
+    fallbacks: list[str] = Field(default_factory=list, examples=[["openai:gpt-4o-mini"]])
     """Models tried in order when the routed one fails (e.g. local first, cloud second)."""
-    base_urls: dict[str, str] = Field(default_factory=dict)
+    base_urls: dict[str, str] = Field(
+        default_factory=dict, examples=[{"llamacpp": "http://127.0.0.1:8080/v1"}]
+    )
     """Per-provider base URLs, e.g. `{"llamacpp": "http://127.0.0.1:8080/v1"}`."""
-    api_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    api_keys: dict[str, SecretStr] = Field(default_factory=dict, examples=[{"openai": "sk-..."}])
     """Per-provider API keys; never logged."""
     timeout_s: float = Field(default=60.0, gt=0)
     """Request timeout for one model call."""
@@ -99,6 +113,41 @@ class ModelSettings(_Section):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int | None = Field(default=None, ge=1)
     """Cap on generated tokens per call; None leaves it to the server."""
+
+    @field_validator("default")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        return check_model_id(value)
+
+    @field_validator("fallbacks")
+    @classmethod
+    def _known_models(cls, value: list[str]) -> list[str]:
+        for item in value:
+            check_model_id(item)
+        return value
+
+    @field_validator("graphs")
+    @classmethod
+    def _known_graph_models(cls, value: dict[str, str]) -> dict[str, str]:
+        for graph, model_id in value.items():
+            try:
+                check_model_id(model_id)
+            except ConfigError as exc:
+                raise ConfigError(f"graph {graph!r}: {exc}") from None
+        return value
+
+    @field_validator("nodes")
+    @classmethod
+    def _known_node_models(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, model_id in value.items():
+            graph, dot, node = key.partition(".")
+            if not (graph and dot and node):
+                raise ConfigError(f"node key {key!r} must be 'graph.node', e.g. 'support.router'")
+            try:
+                check_model_id(model_id)
+            except ConfigError as exc:
+                raise ConfigError(f"node {key!r}: {exc}") from None
+        return value
 
 
 class LocalModelSettings(_Section):
@@ -253,20 +302,75 @@ class _DefaultSettings(Settings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build `Settings`, turning a validation failure into a `ConfigError` naming the variable.
+    """Build `Settings`, turning any invalid value into a `ConfigError` naming the variable.
 
     Args:
         overrides: section values that win over the environment, e.g. `store={"url": ...}`.
 
     Raises:
-        ConfigError: a value is invalid; the message names `ORCH_SECTION__FIELD` and the value.
+        ConfigError: a value is invalid (or a JSON value does not parse); the one-line
+            message names `ORCH_SECTION__FIELD`, the value and what to do.
     """
+    from pydantic_settings import SettingsError
+
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        lines = []
+        problems = []
         for err in exc.errors():
             loc = [str(part) for part in err["loc"]]
             var = "ORCH_" + "__".join(part.upper() for part in loc)
-            lines.append(f"{var}={err.get('input')!r}: {err['msg']}")
-        raise ConfigError("invalid settings:\n  " + "\n  ".join(lines)) from exc
+            message = str(err["msg"]).removeprefix("Value error, ")
+            if err["type"] != "value_error":
+                # pydantic's own message says what is wrong, not what to do.
+                message += " (fix the value, or unset it for the default)"
+            problems.append(f"{var}={err.get('input')!r}: {message}")
+        raise ConfigError("invalid setting " + "; also ".join(problems)) from exc
+    except SettingsError as exc:
+        found = _unparsable_json(overrides.get("_env_file", Settings.model_config.get("env_file")))
+        if found is None:
+            cause = exc.__cause__ or exc
+            raise ConfigError(
+                f"invalid settings: {exc} ({cause}); check the ORCH_* variables and .env"
+            ) from exc
+        raise ConfigError(found) from exc
+
+
+def _unparsable_json(env_file: Any) -> str | None:
+    """Find the `ORCH_*` variable whose JSON value does not parse; describe it and the fix."""
+    import json
+    import os
+    import typing
+
+    values: dict[str, str] = {}
+    if isinstance(env_file, str | Path) and Path(env_file).is_file():
+        from dotenv import dotenv_values
+
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ)  # the environment wins over .env, as in pydantic-settings
+    for name, raw in sorted(values.items()):
+        upper = name.upper()
+        if not upper.startswith("ORCH_") or not raw.strip():
+            continue
+        parts = upper.removeprefix("ORCH_").lower().split("__")
+        section = Settings.model_fields.get(parts[0])
+        if section is None:
+            continue
+        if len(parts) == 1:
+            example: Any = {"key": "value"}
+        elif len(parts) == 2 and isinstance(section.annotation, type):
+            field = getattr(section.annotation, "model_fields", {}).get(parts[1])
+            if field is None or typing.get_origin(field.annotation) not in (dict, list):
+                continue
+            example = field.examples[0] if field.examples else {"key": "value"}
+        else:
+            continue
+        try:
+            json.loads(raw)
+        except json.JSONDecodeError as exc:
+            kind = "a JSON array" if isinstance(example, list) else "a JSON object"
+            return (
+                f"invalid setting {upper}={raw!r}: not valid JSON ({exc.msg} at column "
+                f"{exc.colno}); write {kind}, e.g. {upper}='{json.dumps(example)}'"
+            )
+    return None

@@ -24,10 +24,10 @@ Example:
 Model id `test:<anything>` (from settings) gives a `ScriptedModel` that echoes the last
 message; give the router a scripted instance for anything else (`ModelRouter(..., pinned=...)`).
 
-`test_shop()` makes a small seeded shop (SQLite file or PostgreSQL) and an `Orchestrator` on it,
+`seeded_shop()` makes a small seeded shop (SQLite file or PostgreSQL) and an `Orchestrator` on it,
 so you test your own graphs the way the project tests its own:
 
-    >>> with test_shop(tmp_path / "shop.db") as shop:
+    >>> with seeded_shop(tmp_path / "shop.db") as shop:
     ...     orch = shop.orchestrator(models=ScriptedModel(responses=[...]))
     ...     orch.register_graph("mine", build_my_graph)
     ...     result = orch.run("mine", {...}, context=RunContext(actor="test"))
@@ -60,7 +60,7 @@ __all__ = [
     "ScriptedModel",
     "TestShop",
     "postgres_database",
-    "test_shop",
+    "seeded_shop",
 ]
 
 Reply = AIMessage | str | BaseException | Callable[[list[BaseMessage]], "AIMessage | str"]
@@ -334,7 +334,7 @@ class TestShop:
 
 
 @contextmanager
-def test_shop(
+def seeded_shop(
     where: str | Any,
     *,
     skus: int = 20,

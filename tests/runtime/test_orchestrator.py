@@ -46,7 +46,7 @@ def test_run_waits_on_approval_and_resume_performs_it_once(shop_any: TestShop) -
     state = orch.state(first.thread_id)
     assert state.next == [] and "report" in state.values
     assert {e.tool for e in state.audit if e.outcome == "ok"} == {"adjust_quantity"}
-    with pytest.raises(ConfigError, match="not waiting"):
+    with pytest.raises(ConfigError, match="nothing to resume"):
         orch.resume(first.thread_id, "approve", by="manager")
 
 

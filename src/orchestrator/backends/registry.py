@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from orchestrator.backends.ids import ModelId
+from orchestrator._model_ids import BUILTIN_PROVIDERS, ModelId
 from orchestrator.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -94,15 +94,7 @@ class Provider:
     description: str = ""
 
 
-_BUILTIN: dict[str, str] = {
-    "llamacpp": "orchestrator.backends.providers:LLAMACPP",
-    "vllm": "orchestrator.backends.providers:VLLM",
-    "ollama": "orchestrator.backends.providers:OLLAMA",
-    "openai": "orchestrator.backends.providers:OPENAI",
-    "openai-compatible": "orchestrator.backends.providers:OPENAI_COMPATIBLE",
-    "test": "orchestrator.testing:TEST_PROVIDER",
-    "none": "orchestrator.backends.none:NONE",
-}
+_BUILTIN: dict[str, str] = dict(BUILTIN_PROVIDERS)
 _registry: dict[str, Provider | str] = dict(_BUILTIN)
 _lock = threading.Lock()
 

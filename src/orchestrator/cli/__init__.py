@@ -2,6 +2,12 @@
 
 Each command group lives in a module of its own beside this one and registers itself on `app`
 through its `register(app)` function; heavy imports happen inside the commands.
+
+Errors: every command runs inside `OrchestratorGroup.invoke`, which prints one line naming the
+cause and the fix and exits with an `ExitCode` (see the README's table); `--debug` adds the
+traceback. A command raises (`orchestrator.errors`, or its libraries' errors) and never
+catches an error only to print it; `orchestrator.cli._common` has the shared `--db` option,
+settings and store helpers and `print_table`.
 """
 
 from __future__ import annotations
@@ -10,10 +16,13 @@ import importlib
 
 import typer
 
-__all__ = ["app", "main"]
+from orchestrator.cli._failures import ExitCode, OrchestratorGroup
+
+__all__ = ["ExitCode", "app", "main"]
 
 app = typer.Typer(
     name="orchestrator",
+    cls=OrchestratorGroup,
     help="Run a shop's or warehouse's operations with cooperating AI agents.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
@@ -26,7 +35,15 @@ for _name in _COMMAND_MODULES:
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    debug: bool = typer.Option(
+        False,
+        "--debug",
+        envvar="ORCH_DEBUG",
+        help="On an error, print the traceback too (the exit code stays the same). May be "
+        "written anywhere on the command line.",
+    ),
+) -> None:
     """Run a shop's or warehouse's operations with cooperating AI agents."""
 
 

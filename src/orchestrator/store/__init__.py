@@ -14,6 +14,8 @@ from orchestrator.store.engine import (
     is_postgres,
     is_sqlite,
     make_engine,
+    require_schema,
+    safe_url,
 )
 from orchestrator.store.invariants import InvariantReport, Violation, check_invariants
 from orchestrator.store.services import Actor, StoreService
@@ -30,4 +32,6 @@ __all__ = [
     "is_postgres",
     "is_sqlite",
     "make_engine",
+    "require_schema",
+    "safe_url",
 ]

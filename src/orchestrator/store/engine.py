@@ -9,7 +9,7 @@ from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, create_engine
 
-from orchestrator.errors import ConfigError
+from orchestrator.errors import ConfigError, SchemaMissing
 from orchestrator.settings import StoreSettings
 
 __all__ = [
@@ -19,6 +19,8 @@ __all__ = [
     "is_postgres",
     "is_sqlite",
     "make_engine",
+    "require_schema",
+    "safe_url",
 ]
 
 APPEND_ONLY_TABLES = ("stock_ledger", "audit_log")
@@ -35,7 +37,19 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def make_engine(settings: StoreSettings | str) -> Engine:
+def safe_url(url: str | Engine) -> str:
+    """The store URL with any password hidden, for messages."""
+    from sqlalchemy.engine import make_url
+
+    if isinstance(url, Engine):
+        return url.url.render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+def make_engine(settings: StoreSettings | str, *, must_exist: bool = False) -> Engine:
     """Create the store's engine from settings (or a bare URL).
 
     SQLite files get WAL journalling, foreign keys, a busy timeout and `BEGIN IMMEDIATE`
@@ -45,13 +59,20 @@ def make_engine(settings: StoreSettings | str) -> Engine:
 
     Args:
         settings: the `store` settings section, or a SQLAlchemy URL.
+        must_exist: refuse a SQLite file that does not exist yet instead of creating it on
+            first connect (for commands that only read or check a store).
 
     Raises:
         ConfigError: the URL is neither SQLite nor PostgreSQL, or its directory is missing.
+        SchemaMissing: `must_exist` and the SQLite file does not exist.
     """
     if isinstance(settings, str):
         settings = StoreSettings(url=settings)
     url = settings.url
+    if must_exist and url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path not in ("", ":memory:") and not Path(path).expanduser().is_file():
+            raise SchemaMissing(safe_url(url), [])
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     if url.startswith("sqlite"):
@@ -111,6 +132,36 @@ def _sqlite_engine(url: str, settings: StoreSettings) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def require_schema(engine: Engine) -> None:
+    """Check that every table and column of the models exists in the store.
+
+    A light check (the inspector's table and column names), for commands that read a store
+    they did not create: a store without tables gets a message saying how to make them rather
+    than `no such table`.
+
+    Raises:
+        SchemaMissing: tables or columns are missing; the message says to run
+            `orchestrator db upgrade`.
+    """
+    from sqlalchemy import inspect
+
+    from orchestrator.store import models  # noqa: F401  (registers the tables)
+
+    inspector = inspect(engine)
+    present = set(inspector.get_table_names())
+    missing: list[str] = []
+    for name, table in SQLModel.metadata.tables.items():
+        if name not in present:
+            missing.append(name)
+            continue
+        columns = {c["name"] for c in inspector.get_columns(name)}
+        missing += [f"{name}.{c.name}" for c in table.columns if c.name not in columns]
+    if len(missing) == len(SQLModel.metadata.tables):
+        missing = ["store tables"]
+    if missing:
+        raise SchemaMissing(safe_url(engine), missing)
 
 
 def create_all(engine: Engine) -> None:
