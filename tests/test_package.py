@@ -22,6 +22,11 @@ PUBLIC_MODULES = [
     "orchestrator.store.seed",
     "orchestrator.store.importer",
     "orchestrator.backends.local",
+    "orchestrator.memory",
+    "orchestrator.memory.embeddings",
+    "orchestrator.memory.kb",
+    "orchestrator.memory.namespaces",
+    "orchestrator.memory.store",
 ]
 
 

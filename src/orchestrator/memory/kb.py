@@ -55,6 +55,7 @@ __all__ = [
     "KnowledgeResult",
     "SearchMode",
     "builtin_documents",
+    "split_document",
 ]
 
 SearchMode = Literal["hybrid", "dense", "keyword"]

@@ -296,7 +296,7 @@ class ChromaStore(BaseStore):
         """Delete every expired item (and its vectors); returns how many items went."""
         with self._lock:
             now = time.time()
-            got = self._items.get(where={"expires_at": {"$lt": now}}, include=[])
+            got = self._items.get(where={"expires_at": {"$lte": now}}, include=[])
             ids = list(got["ids"])
             if ids:
                 self._items.delete(ids=ids)
