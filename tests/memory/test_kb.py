@@ -178,3 +178,19 @@ def test_kb_cli_ingest_and_search(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert both.exit_code == 2 and "either a QUERY or --queries" in both.output
     nothing = runner.invoke(app, ["kb", "ingest", "--path", path])
     assert nothing.exit_code == 2 and "--builtin" in nothing.output
+
+
+def test_the_knowledge_tool_reads_a_real_knowledge_base(minilm_kb: KnowledgeBase) -> None:
+    from types import SimpleNamespace
+
+    from orchestrator.tools import KnowledgeSource, ToolContext, invoke
+
+    assert isinstance(minilm_kb, KnowledgeSource)
+    ctx = ToolContext(
+        service=SimpleNamespace(settings=load_settings()), agent="analyst", knowledge=minilm_kb
+    )  # type: ignore[arg-type]
+    result = invoke(
+        ctx, "search_knowledge_base", {"query": "who signs off a 12k supplier order?", "k": 2}
+    )
+    assert result.hits[0].source == "purchase-order-approvals.md"  # type: ignore[attr-defined]
+    assert result.model_dump()["query"] == "who signs off a 12k supplier order?"
