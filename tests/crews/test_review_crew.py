@@ -134,7 +134,7 @@ def test_a_write_attempt_is_refused_and_audited(
         ]
     )
     review = run_weekly_review(
-        shop_engine, llm=model.as_crewai_llm(), tools=[*analyst_tools, write_tool]
+        shop_engine, llm=model.as_crewai_llm(), tools=[*analyst_tools, write_tool], tool_names=None
     )
     assert review.origin == "crew"
     refused = _audit(shop_engine, "adjust_quantity")

@@ -96,13 +96,13 @@ class MarkdownProposal(BaseModel):
 
     sku: str
     discount_pct: float = Field(ge=0, le=100)
-    reason: str = Field(default="", max_length=400)
+    reason: str = Field(default="", max_length=200)
 
 
 class MarkdownProposals(BaseModel):
     """The schema of the pricing crew's last task."""
 
-    proposals: list[MarkdownProposal] = Field(max_length=50)
+    proposals: list[MarkdownProposal] = Field(max_length=20)
 
 
 class MarkdownDecision(BaseModel):

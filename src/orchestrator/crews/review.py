@@ -30,7 +30,7 @@ import re
 import time
 from collections.abc import Sequence
 from datetime import date
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy.engine import Engine
@@ -59,22 +59,29 @@ into every prompt, and a small local model's context (2,048 tokens a slot on the
 llama-server) cannot hold all thirteen."""
 
 
-class ReviewNarrative(BaseModel):
-    """What the crew writes: the schema of its last task's structured output."""
+_Item = Annotated[str, Field(min_length=1, max_length=200)]
 
-    summary: str = Field(min_length=10, max_length=600)
+
+class ReviewNarrative(BaseModel):
+    """What the crew writes: the schema of its last task's structured output.
+
+    The limits are in the JSON schema, so a backend with constrained decoding (llama.cpp)
+    cannot run past them: the whole object fits in about 500 tokens.
+    """
+
+    summary: str = Field(min_length=10, max_length=400)
     """Two or three sentences."""
-    findings: list[str] = Field(min_length=1, max_length=5)
+    findings: list[_Item] = Field(min_length=1, max_length=4)
     """The key findings, each citing a figure."""
-    recommendations: list[str] = Field(min_length=1, max_length=5)
+    recommendations: list[_Item] = Field(min_length=1, max_length=4)
     """Actions, each with its owner."""
 
     @field_validator("findings", "recommendations")
     @classmethod
     def _no_blank_items(cls, items: list[str]) -> list[str]:
         cleaned = [" ".join(item.split()) for item in items]
-        if any(not item or len(item) > 300 for item in cleaned):
-            raise ValueError("every item must be 1-300 characters")
+        if any(not item for item in cleaned):
+            raise ValueError("items must not be blank")
         return cleaned
 
 
@@ -235,7 +242,11 @@ def fallback_narrative(kpis: WeeklyKpis) -> ReviewNarrative:
         f"Week ending {kpis.as_of.isoformat()}: {s.units} units sold, {kpis.stockouts.count} "
         f"stock-outs and {kpis.late_purchase_orders} late purchase orders."
     )
-    return ReviewNarrative(summary=summary, findings=findings[:5], recommendations=recs[:5])
+    return ReviewNarrative(
+        summary=summary[:400],
+        findings=[f[:200] for f in findings[:4]],
+        recommendations=[r[:200] for r in recs[:4]],
+    )
 
 
 _JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
