@@ -35,6 +35,7 @@ def test_review_crew_on_the_local_model(
     print(
         f"\nweekly review on SmolLM2: origin={review.origin} in {elapsed:.1f} s; note={review.note}"
     )
+    print(review.to_markdown())
     assert isinstance(review, WeeklyReview)
     WeeklyReview.model_validate(review.model_dump())
     assert review.summary and review.findings and review.recommendations

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from orchestrator.crews import compute_weekly_kpis
+from orchestrator.crews import compute_weekly_kpis, markdown_candidates
 from orchestrator.store import create_all, make_engine
 from orchestrator.store.seed import seed
 
@@ -54,4 +54,6 @@ def test_kpis_on_postgres(postgres_url: str) -> None:
     kpis = compute_weekly_kpis(engine, check_books=False)
     assert kpis.sales.units > 0
     assert kpis.audit.checked is False and kpis.audit.violations == {}
+    cands = markdown_candidates(engine)  # GROUP BY the product's key: valid on PostgreSQL too
+    assert all(c.reason in ("near_expiry", "overstock") for c in cands)
     engine.dispose()
