@@ -10,7 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from orchestrator.crews import ROLES, build_weekly_review_crew, run_weekly_review
+from orchestrator.crews import (
+    ROLES,
+    ReviewNarrative,
+    build_weekly_review_crew,
+    check_narrative,
+    compute_weekly_kpis,
+    run_weekly_review,
+)
 from orchestrator.crews._config import agent_config, task_config
 from orchestrator.store.models import AuditLog
 from orchestrator.testing import ScriptedModel
@@ -18,14 +25,21 @@ from orchestrator.tools import ToolContext
 
 pytestmark = pytest.mark.slow  # crewai takes seconds to import
 
-NARRATIVE = {
-    "summary": "Sales held steady; stock-outs and late purchase orders need attention.",
-    "findings": ["12 stock-outs across three locations", "6 purchase orders are late"],
-    "recommendations": [
-        "Inventory Manager: replenish A-class lines",
-        "Buyer: chase late suppliers",
-    ],
-}
+
+def _narrative(engine: Engine) -> dict[str, Any]:
+    """A narrative that cites the shop's real figures, as a good model would."""
+    kpis = compute_weekly_kpis(engine)
+    return {
+        "summary": "Sales held steady; stock-outs and late purchase orders need attention.",
+        "findings": [
+            f"{kpis.stockouts.count} stock-outs across three locations",
+            f"{kpis.late_purchase_orders} purchase orders are late",
+        ],
+        "recommendations": [
+            "Inventory Manager: replenish A-class lines",
+            "Buyer: chase late suppliers",
+        ],
+    }
 
 
 def _audit(engine: Engine, operation: str) -> list[AuditLog]:
@@ -63,11 +77,12 @@ def test_factory_builds_a_crew_from_the_yaml(analyst_tools: list[Any]) -> None:
 def test_review_runs_tools_through_the_runner_and_validates_output(
     shop_engine: Engine, analyst_tools: list[Any]
 ) -> None:
+    narrative = _narrative(shop_engine)
     model = ScriptedModel(
         responses=[
             'Thought: which lines are short?\nAction: low_stock_report\nAction Input: {"limit": 3}',
             "Thought: I have what I need.\nFinal Answer: 1. Stock-outs (owner: inventory). 2. Late POs (owner: purchasing).",
-            json.dumps(NARRATIVE),
+            json.dumps(narrative),
         ]
     )
     review = run_weekly_review(
@@ -77,8 +92,8 @@ def test_review_runs_tools_through_the_runner_and_validates_output(
         insights=["Last week: chase Nordic Home"],
     )
     assert review.origin == "crew" and review.note is None
-    assert review.summary == NARRATIVE["summary"]
-    assert review.findings == NARRATIVE["findings"]
+    assert review.summary == narrative["summary"]
+    assert review.findings == narrative["findings"]
     assert review.insights_used == 1
     first_prompt = "\n".join(str(m.content) for m in model.calls[0].messages)
     assert "stock-outs:" in first_prompt and "Last week: chase Nordic Home" in first_prompt
@@ -130,7 +145,7 @@ def test_a_write_attempt_is_refused_and_audited(
         responses=[
             f"Thought: fix the count\nAction: adjust_quantity\nAction Input: {json.dumps(args)}",
             "Thought: I may not write.\nFinal Answer: 1. A count needs a human (owner: inventory).",
-            json.dumps(NARRATIVE),
+            json.dumps(_narrative(shop_engine)),
         ]
     )
     review = run_weekly_review(
@@ -142,3 +157,27 @@ def test_a_write_attempt_is_refused_and_audited(
     assert "not in the allow-list of profile 'analyst'" in refused[-1].reason
     observation = "\n".join(str(m.content) for m in model.calls[1].messages)
     assert "PermissionDenied" in observation
+
+
+def test_schema_valid_filler_is_rejected_by_the_code(
+    shop_engine: Engine, analyst_tools: list[Any]
+) -> None:
+    # What SmolLM2-135M wrote under constrained decoding: valid JSON, useless text.
+    filler = {
+        "summary": "The summary is: " + "The task is completed successfully. " * 6,
+        "findings": ["The items are: " * 8],
+        "recommendations": ["The items are: " * 8],
+    }
+    kpis = compute_weekly_kpis(shop_engine)
+    with pytest.raises(ValueError, match="repetitive text"):
+        check_narrative(ReviewNarrative.model_validate(filler), kpis)
+    ungrounded = ReviewNarrative(
+        summary="All is well this week.",
+        findings=["things look fine"],
+        recommendations=["carry on"],
+    )
+    with pytest.raises(ValueError, match="no finding cites a figure"):
+        check_narrative(ungrounded, kpis)
+    model = ScriptedModel(responses=["Thought: done\nFinal Answer: fine", json.dumps(filler)])
+    review = run_weekly_review(shop_engine, llm=model.as_crewai_llm(), tools=analyst_tools)
+    assert review.origin == "fallback" and "repetitive text" in (review.note or "")

@@ -43,6 +43,7 @@ from orchestrator.crews.review import (
     ReviewNarrative,
     WeeklyReview,
     build_weekly_review_crew,
+    check_narrative,
     fallback_narrative,
     run_weekly_review,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "WeeklyReview",
     "build_pricing_crew",
     "build_weekly_review_crew",
+    "check_narrative",
     "compute_weekly_kpis",
     "decide_markdowns",
     "fallback_narrative",

@@ -43,6 +43,7 @@ __all__ = [
     "ReviewNarrative",
     "WeeklyReview",
     "build_weekly_review_crew",
+    "check_narrative",
     "fallback_narrative",
     "kpis_brief",
     "parse_structured",
@@ -249,6 +250,32 @@ def fallback_narrative(kpis: WeeklyKpis) -> ReviewNarrative:
     )
 
 
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def check_narrative(narrative: ReviewNarrative, kpis: WeeklyKpis) -> None:
+    """The code's checks on a schema-valid narrative: not degenerate, and grounded in the KPIs.
+
+    A small model under constrained decoding fills a schema with repetitive filler ("The
+    items are: The items are: ..."); such text is valid JSON and useless.
+
+    Raises:
+        ValueError: a text repeats itself (under half of its words distinct), or no finding
+            cites a figure of the KPIs.
+    """
+    for text in (narrative.summary, *narrative.findings, *narrative.recommendations):
+        words = _WORD.findall(text.lower())
+        if len(words) >= 12 and len(set(words)) < len(words) / 2:
+            raise ValueError(f"repetitive text: {text[:80]!r}")
+    figures = {n.replace(",", "") for n in _NUMBER.findall(kpis_brief(kpis))}
+    cited = [
+        f for f in narrative.findings if {n.replace(",", "") for n in _NUMBER.findall(f)} & figures
+    ]
+    if not cited:
+        raise ValueError("no finding cites a figure of the KPIs")
+
+
 _JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -313,7 +340,9 @@ def run_weekly_review(
         chosen = [t for t in tools if tool_names is None or t.name in tool_names]
         crew = build_weekly_review_crew(llm=llm, tools=chosen)
         result = crew.kickoff(inputs=inputs)
-        narrative = parse_structured(result, ReviewNarrative)
+        proposed = parse_structured(result, ReviewNarrative)
+        check_narrative(proposed, figures)
+        narrative = proposed
     except Exception as exc:  # the crew is one vote; the review must still be written
         note = f"the crew's output was not usable ({type(exc).__name__}: {str(exc)[:200]})"
         logger.warning("weekly review falls back to code: %s", note)
