@@ -51,7 +51,7 @@ def analyst_ctx(shop_engine: Engine) -> ToolContext:
     """The analyst profile's run context, auditing reads too (to see the crew's calls)."""
     settings = load_settings(audit={"log_reads": True})
     svc = StoreService(shop_engine, settings=settings)
-    return ToolContext(service=svc, agent="analyst", thread_id="crew-test", node="crew")
+    return ToolContext(service=svc, agent="analyst", thread_id="crew-test")
 
 
 @pytest.fixture

@@ -4,6 +4,9 @@ Both use the Chroma store `settings.memory` names (`ORCH_MEMORY__PATH`, or a ser
 `ORCH_MEMORY__SERVER_URL`) and its embedder (`ORCH_MEMORY__EMBEDDING`); `--path` overrides
 the directory.
 
+Errors follow the CLI's rule (`orchestrator.cli._failures`): one line, exit 2 for a usage
+error (no documents named, an empty knowledge base, a missing file).
+
 `kb search --json` prints one JSON list with one object per query, in input order:
 `[{"query": ..., "hits": [{"source": file name, "heading": ..., "score": ..., "text": ...}]}]`.
 `kb ingest --json` prints one JSON object per line, one per file:
@@ -32,16 +35,15 @@ _PATH_OPTION = typer.Option(
 )
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    return typer.Exit(code=2)
-
-
 def _open(path: Path | None, mode: str = "dense") -> KnowledgeBase:
-    from orchestrator import load_settings
+    from orchestrator.cli._common import settings_for
     from orchestrator.memory import KnowledgeBase
 
-    settings = load_settings() if path is None else load_settings(memory={"path": path})
+    settings = settings_for()
+    if path is not None:
+        settings = settings.model_copy(
+            update={"memory": settings.memory.model_copy(update={"path": path})}
+        )
     return KnowledgeBase.from_settings(settings, mode=mode)  # type: ignore[arg-type]
 
 
@@ -57,18 +59,18 @@ def ingest(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per file."),
 ) -> None:
     """Ingest documents; unchanged files are skipped, changed ones replaced."""
-    from orchestrator import OrchestratorError
+    from orchestrator import ConfigError
     from orchestrator.memory import builtin_documents
 
+    kb = _open(path)
     targets: list[Path] = list(paths or [])
     if builtin:
         targets = [*builtin_documents(), *targets]
     if not targets:
-        raise _fail("kb ingest: name files or directories to ingest, or pass --builtin")
-    try:
-        report = _open(path).ingest(targets)
-    except OrchestratorError as exc:
-        raise _fail(f"kb ingest: {exc}") from exc
+        raise ConfigError(
+            "kb ingest: no documents named; give files or directories, or pass --builtin"
+        )
+    report = kb.ingest(targets)
     for item in report.files:
         if as_json:
             typer.echo(item.model_dump_json())
@@ -88,32 +90,29 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="A JSON list, one object per query."),
 ) -> None:
     """Find the passages that answer a question (or each question of a file)."""
-    from orchestrator import OrchestratorError
+    from orchestrator import ConfigError
 
     if mode not in ("dense", "keyword", "hybrid"):
-        raise _fail(f"kb search: --mode {mode!r} is not dense, keyword or hybrid")
+        raise ConfigError(f"kb search: --mode {mode!r} is not dense, keyword or hybrid")
+    kb = _open(path, mode)
     if (query is None) == (queries is None):
-        raise _fail("kb search: give either a QUERY or --queries FILE")
+        raise ConfigError("kb search: give either a QUERY or --queries FILE")
     if queries is not None:
-        try:
-            lines = queries.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise _fail(f"kb search: cannot read --queries {queries}: {exc.strerror}") from exc
-        asked = [line.strip() for line in lines if line.strip()]
+        asked = [
+            line.strip()
+            for line in queries.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
         if not asked:
-            raise _fail(f"kb search: {queries} has no questions (one a line)")
+            raise ConfigError(f"kb search: {queries} has no questions; write one a line")
     else:
         asked = [str(query)]
-    try:
-        kb = _open(path, mode)
-        if not kb.sources():
-            raise _fail(
-                "kb search: the knowledge base is empty; run `orchestrator kb ingest --builtin` "
-                "or ingest your own documents first"
-            )
-        results = kb.search_many(asked, k=k)
-    except OrchestratorError as exc:
-        raise _fail(f"kb search: {exc}") from exc
+    if not kb.sources():
+        raise ConfigError(
+            "kb search: the knowledge base is empty; run `orchestrator kb ingest --builtin` "
+            "or ingest your own documents first"
+        )
+    results = kb.search_many(asked, k=k)
     if as_json:
         typer.echo(json.dumps([r.model_dump() for r in results], ensure_ascii=False))
         return
