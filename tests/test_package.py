@@ -22,6 +22,16 @@ PUBLIC_MODULES = [
     "orchestrator.store.seed",
     "orchestrator.store.importer",
     "orchestrator.backends.local",
+    "orchestrator.memory",
+    "orchestrator.memory.embeddings",
+    "orchestrator.memory.kb",
+    "orchestrator.memory.namespaces",
+    "orchestrator.memory.store",
+    "orchestrator.crews",
+    "orchestrator.crews.kpis",
+    "orchestrator.crews.review",
+    "orchestrator.crews.pricing",
+    "orchestrator.tools.knowledge",
 ]
 
 
@@ -59,3 +69,15 @@ def test_import_does_not_load_heavy_dependencies() -> None:
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
     ).stdout.strip()
     assert out == "", f"import orchestrator loaded heavy dependencies: {out}"
+
+
+def test_memory_and_crews_import_their_heavy_dependencies_lazily() -> None:
+    code = (
+        "import sys, orchestrator.memory, orchestrator.crews, orchestrator.cli.kb;"
+        "heavy = [m for m in ('crewai', 'chromadb', 'onnxruntime', 'bm25s') if m in sys.modules];"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    assert out == "", f"orchestrator.memory / crews loaded heavy dependencies: {out}"

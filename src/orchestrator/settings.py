@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import (
     BaseModel,
@@ -179,9 +179,28 @@ class MemorySettings(_Section):
     """Embedded Chroma's directory (one machine)."""
     server_url: str | None = None
     """A Chroma server (`chroma run`) for many workers; overrides `path`."""
-    embedding: Literal["minilm-onnx", "hash"] = "minilm-onnx"
-    """Offline embedding: all-MiniLM-L6-v2 int8 ONNX, or a hashing embedder for tests."""
-    collection_prefix: str = "orch"
+    embedding: str = "minilm-onnx"
+    """`minilm-onnx` (offline all-MiniLM-L6-v2 int8 ONNX), `hash` (lexical, for tests), or
+    `<provider>:<model>` for an OpenAI-compatible /v1/embeddings server (`openai`, `llamacpp`,
+    `vllm`, `ollama`, `openai-compatible`). See docs/memory.md."""
+    embedding_base_url: str | None = None
+    """The embeddings server's `/v1` URL; default the provider's `ORCH_MODELS__BASE_URLS` entry."""
+    embedding_threads: int | None = Field(default=None, ge=1)
+    """onnxruntime threads for `minilm-onnx`; default onnxruntime's choice."""
+    collection_prefix: str = Field(default="orch", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,40}$")
+    """Prefix of the Chroma collections this library creates (several apps can share a server)."""
+
+    @field_validator("embedding")
+    @classmethod
+    def _known_embedding(cls, value: str) -> str:
+        provider, sep, model = value.partition(":")
+        remote = ("openai", "llamacpp", "vllm", "ollama", "openai-compatible")
+        if value in ("minilm-onnx", "hash") or (sep and model and provider in remote):
+            return value
+        raise ValueError(
+            f"{value!r} is not minilm-onnx, hash or <provider>:<model> with provider one of "
+            + ", ".join(remote)
+        )
 
 
 class ApprovalSettings(_Section):

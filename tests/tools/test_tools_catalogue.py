@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from orchestrator.store.services import Actor
 from orchestrator.tools import default_catalog
 
@@ -161,6 +163,37 @@ def test_auditor_tools(shop: Any) -> None:
         ctx, "release_reservation", {"reservation_id": held.id, "reason": "stale hold"}
     )
     assert released.status == "released"
+
+
+class _FakeKnowledge:
+    """Any object with `search(query, *, k)` serves `search_knowledge_base`."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, int]] = []
+
+    def search(self, query: str, *, k: int = 3) -> list[dict[str, Any]]:
+        self.asked.append((query, k))
+        hit = {"source": "returns-and-refunds.md", "heading": "Returns > Refunds", "score": 0.8}
+        return [{**hit, "text": f"passage {i}"} for i in range(k)]
+
+
+def test_knowledge_tool(shop: Any) -> None:
+    from orchestrator.errors import PermissionDenied
+
+    knowledge = _FakeKnowledge()
+    ctx = shop.ctx("support", customer_id=shop.customer_a, knowledge=knowledge)
+    result = shop.invoke(ctx, "search_knowledge_base", {"query": "refund to my card", "k": 2})
+    assert knowledge.asked == [("refund to my card", 2)]
+    assert result.query == "refund to my card"
+    assert [h.text for h in result.hits] == ["passage 0", "passage 1"]
+    assert set(result.model_dump()) == {"query", "hits"}
+    assert set(result.hits[0].model_dump()) == {"source", "heading", "score", "text"}
+    analyst = shop.invoke(
+        shop.ctx("analyst", knowledge=knowledge), "search_knowledge_base", {"query": "cycle counts"}
+    )
+    assert len(analyst.hits) == 3
+    with pytest.raises(PermissionDenied, match="no knowledge base is configured"):
+        shop.invoke(shop.ctx("analyst"), "search_knowledge_base", {"query": "cycle counts"})
 
 
 def test_every_tool_is_exercised() -> None:

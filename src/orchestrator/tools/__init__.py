@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from orchestrator.tools._core import (
     CallInfo,
+    KnowledgeSource,
     ToolContext,
     ToolSpec,
     current_customer,
@@ -28,6 +29,7 @@ from orchestrator.tools._core import (
 )
 from orchestrator.tools.adapters import approval_payload, as_crewai_tools, as_langchain_tools
 from orchestrator.tools.fulfilment import ShippingQuote, quote_shipping
+from orchestrator.tools.knowledge import KnowledgePassage, KnowledgeSearchResult
 from orchestrator.tools.pricing import Discount, DiscountEligibility, evaluate_discounts
 from orchestrator.tools.registry import (
     BUILTIN_PROFILES,
@@ -44,6 +46,9 @@ __all__ = [
     "CallInfo",
     "Discount",
     "DiscountEligibility",
+    "KnowledgePassage",
+    "KnowledgeSearchResult",
+    "KnowledgeSource",
     "ShippingQuote",
     "ToolCatalog",
     "ToolContext",

@@ -14,9 +14,17 @@ import inspect
 import json
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, get_args, get_type_hints
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Literal,
+    Protocol,
+    get_args,
+    get_type_hints,
+    runtime_checkable,
+)
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, create_model, field_validator
 from pydantic import Field as PydanticField
@@ -30,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Access",
     "CallInfo",
+    "KnowledgeSource",
     "ScopeDenied",
     "StepCounter",
     "StrictBoolArgs",
@@ -133,6 +142,19 @@ class CallInfo:
     """The model's tool-call id or the node's step id."""
 
 
+@runtime_checkable
+class KnowledgeSource(Protocol):
+    """What `search_knowledge_base` needs: `orchestrator.memory.KnowledgeBase`, or your own.
+
+    `search` returns passages best first, each with `source`, `heading`, `score` and `text`
+    (attributes or mapping keys).
+    """
+
+    def search(self, query: str, *, k: int = 3) -> Sequence[Any]:
+        """The `k` passages that best answer `query`."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class ToolContext:
     """Per-run values injected into every tool call; never visible to the model.
@@ -168,6 +190,8 @@ class ToolContext:
     """The call in progress; set by the runner, None outside a call."""
     steps: StepCounter = field(default_factory=StepCounter, compare=False)
     """Numbers this context's writes that have no tool-call id (shared by its copies)."""
+    knowledge: KnowledgeSource | None = None
+    """The SOP / policy knowledge base `search_knowledge_base` reads; None refuses it."""
 
     @classmethod
     def for_node(
@@ -178,6 +202,7 @@ class ToolContext:
         service: StoreService,
         agent: str,
         settings: Settings | None = None,
+        knowledge: KnowledgeSource | None = None,
     ) -> ToolContext:
         """A context for a hand-written graph node: its run, its task and the run context.
 
@@ -191,6 +216,7 @@ class ToolContext:
             service: the store's service layer.
             agent: the agent profile.
             settings: settings; default the service's.
+            knowledge: the knowledge base for `search_knowledge_base`.
 
         Raises:
             ConfigError: the run context is not a run context.
@@ -209,6 +235,7 @@ class ToolContext:
             channel=values.get("channel"),
             tenant=values.get("tenant"),
             settings=settings,
+            knowledge=knowledge,
         )
 
     @property

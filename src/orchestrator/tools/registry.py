@@ -40,6 +40,7 @@ def builtin_tools() -> list[ToolSpec]:
         catalog,
         fulfilment,
         inventory,
+        knowledge,
         orders,
         pricing,
         procurement,
@@ -57,6 +58,7 @@ def builtin_tools() -> list[ToolSpec]:
         *support.TOOLS,
         *procurement.TOOLS,
         *audit.TOOLS,
+        *knowledge.TOOLS,
     ]
 
 
@@ -75,6 +77,7 @@ BUILTIN_PROFILES: dict[str, tuple[tuple[str, ...], bool, str]] = {
             "get_discount_eligibility",
             "create_support_ticket",
             "cancel_order",
+            "search_knowledge_base",
         ),
         True,
         "Answers a customer; acts only on that customer's orders, returns and tickets.",
