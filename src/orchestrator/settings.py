@@ -175,6 +175,9 @@ class LocalModelSettings(_Section):
 class MemorySettings(_Section):
     """Long-term memory and the SOP knowledge base (Chroma)."""
 
+    enabled: bool = True
+    """Give graphs Chroma long-term memory and tools the knowledge base (with the memory
+    extra installed); false: LangGraph's in-memory store and no knowledge base."""
     path: Path = Path(".orchestrator/chroma")
     """Embedded Chroma's directory (one machine)."""
     server_url: str | None = None

@@ -351,6 +351,8 @@ def seeded_shop(
             e.g. one from `postgres_database`). The store is reset.
         skus, days, customers, anomalies, seed: the seeded world (see `orchestrator seed`).
         settings: further settings sections, e.g. `approvals={"adjustment_units": 5}`.
+            Default: models `test:echo` (nothing reaches a real model), and memory in a
+            directory beside the store with the `hash` embedder.
 
     Yields:
         The `TestShop`, closed afterwards.
@@ -367,6 +369,17 @@ def seeded_shop(
     if "://" not in url:
         url = f"sqlite:///{url}"
     settings.setdefault("models", {"default": "test:echo"})
+    if "memory" not in settings:
+        # Memory beside the store, with the lexical embedder: fast and still real Chroma.
+        import tempfile
+        from pathlib import Path
+
+        folder = (
+            Path(url.removeprefix("sqlite:///")).with_suffix(".chroma")
+            if url.startswith("sqlite:///") and url != "sqlite:///:memory:"
+            else Path(tempfile.mkdtemp(prefix="orch-memory-"))
+        )
+        settings["memory"] = {"path": folder, "embedding": "hash"}
     config = Settings.defaults().model_copy(
         update={
             "store": Settings.defaults().store.model_copy(update={"url": url}),

@@ -132,7 +132,11 @@ class Services:
             from orchestrator.tools import as_langchain_tools
 
             self._tools[profile] = as_langchain_tools(
-                profile, service=self.store, runner=self.runner, settings=self.settings
+                profile,
+                service=self.store,
+                runner=self.runner,
+                settings=self.settings,
+                knowledge=self.knowledge,
             )
         return self._tools[profile]
 
@@ -146,7 +150,12 @@ class Services:
         from orchestrator.tools import ToolContext
 
         return ToolContext.for_node(
-            config, context, service=self.store, agent=agent, settings=self.settings
+            config,
+            context,
+            service=self.store,
+            agent=agent,
+            settings=self.settings,
+            knowledge=self.knowledge,
         )
 
     def invoke(

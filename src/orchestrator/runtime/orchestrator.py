@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from orchestrator.errors import ConfigError, InvalidInput, InvalidTransition
 from orchestrator.runtime.context import RunContext
 from orchestrator.runtime.deps import NodeModels, Services
+from orchestrator.runtime.memory import default_knowledge, default_long_term_store
 from orchestrator.store.runs import RunIndex, RunView
 from orchestrator.tools.approval import ApprovalDecision, ApprovalRequest
 
@@ -155,8 +156,10 @@ class Orchestrator:
             every node, or a mapping from `"graph.node"`, `"graph"` or `"*"` to a model.
         catalog: the tool catalogue; default `default_catalog()`.
         payments: the payment gateway graphs that take payments use.
-        knowledge: the knowledge base graphs that answer from documents use.
-        long_term_store: a LangGraph `BaseStore`; default an `InMemoryStore`.
+        knowledge: the knowledge base graphs that answer from documents use; default the SOP
+            knowledge base in `settings.memory` (with the memory extra; opened on first use).
+        long_term_store: a LangGraph `BaseStore`; default a `ChromaStore` in
+            `settings.memory` (with the memory extra; opened on first use), else in memory.
         checkpointer: a LangGraph checkpointer; default the one the settings name.
         upgrade_schema: bring the store's schema to the newest revision on start (default).
 
@@ -199,16 +202,14 @@ class Orchestrator:
                 settings=self.settings,
                 catalog=catalog,
                 payments=payments,
-                knowledge=knowledge,
+                knowledge=knowledge if knowledge is not None else default_knowledge(self.settings),
             )
             if checkpointer is None:
                 checkpointer, close = open_checkpointer(self.settings)
                 self._closers.append(close)
             self.checkpointer = checkpointer
             if long_term_store is None:
-                from langgraph.store.memory import InMemoryStore
-
-                long_term_store = InMemoryStore()
+                long_term_store = default_long_term_store(self.settings)
             self.long_term_store = long_term_store
         except Exception:
             self.close()

@@ -32,7 +32,7 @@ from orchestrator.errors import (
     NotFound,
     PermissionDenied,
 )
-from orchestrator.tools._core import ToolContext, ToolSpec
+from orchestrator.tools._core import KnowledgeSource, ToolContext, ToolSpec
 from orchestrator.tools.approval import ApprovalRequest
 from orchestrator.tools.registry import AgentProfile, ToolCatalog
 from orchestrator.tools.runner import ToolRunner, validation_error_to_invalid_input
@@ -162,6 +162,7 @@ def as_langchain_tools(
     catalog: ToolCatalog | None = None,
     runner: ToolRunner | None = None,
     settings: Settings | None = None,
+    knowledge: KnowledgeSource | None = None,
 ) -> list[BaseTool]:
     """The profile's tools as LangChain tools, built once per graph, bound to no run.
 
@@ -177,6 +178,7 @@ def as_langchain_tools(
         catalog: the catalogue; default `default_catalog()` (ignored when `runner` is given).
         runner: a runner to share.
         settings: settings; default the service's.
+        knowledge: the knowledge base `search_knowledge_base` reads, if the profile has it.
 
     Example:
         >>> tools = as_langchain_tools("support", service=svc)
@@ -188,7 +190,7 @@ def as_langchain_tools(
 
     run = runner if runner is not None else ToolRunner(catalog)
     name = _profile_name(profile, run)
-    base = ToolContext(service=service, agent=name, settings=settings)
+    base = ToolContext(service=service, agent=name, settings=settings, knowledge=knowledge)
     tools: list[BaseTool] = []
     for spec in run.catalog.tools_for(name):
 
