@@ -11,6 +11,7 @@ process (the CLI deciding an approval, a worker) can find and resume it.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import uuid
@@ -58,8 +59,34 @@ BUILTIN_GRAPHS: dict[str, tuple[str, str]] = {
         "orchestrator.graphs.support:build_support_graph",
         "Answer a customer's message: read their orders and stock, cancel on request.",
     ),
+    "order_fulfilment": (
+        "orchestrator.graphs.order_fulfilment:build_order_fulfilment_graph",
+        "Take an order from intake to shipment: reserve, approve, pay, ship, notify.",
+    ),
+    "inventory_tuning": (
+        "orchestrator.graphs.inventory_tuning:build_inventory_tuning_graph",
+        "Forecast demand and tune reorder points, safety stock and order quantities.",
+    ),
+    "supply_chain": (
+        "orchestrator.graphs.supply_chain:build_supply_chain_graph",
+        "Reorder what runs low: choose suppliers, draft, approve, send and receive POs.",
+    ),
+    "pricing": (
+        "orchestrator.graphs.pricing:build_pricing_graph",
+        "Propose markdowns and price moves from elasticity, within the guard rails.",
+    ),
+    "auditor": (
+        "orchestrator.graphs.auditor:build_auditor_graph",
+        "Find discrepancies, diagnose, fix through tools, re-check and escalate.",
+    ),
+    "business_review": (
+        "orchestrator.graphs.business_review:build_business_review_graph",
+        "Gather KPIs, run the analyst crew, store its insights and write the report.",
+    ),
 }
-"""Built-in graphs: name -> ("module:builder", description), imported when first used."""
+"""Built-in graphs: name -> ("module:builder", description), imported when first used.
+
+A built-in whose package is not installed in this build is left out of the registry."""
 
 Status = Literal["running", "waiting", "completed", "failed"]
 
@@ -220,6 +247,7 @@ class Orchestrator:
         self._graphs: dict[str, GraphSpec] = {
             name: GraphSpec(name, path, description)
             for name, (path, description) in BUILTIN_GRAPHS.items()
+            if _importable(path)
         }
         # Graphs named in settings are known to every process (a worker, the CLI resuming a
         # run after a decision), not only to the one that registered them.
@@ -651,6 +679,15 @@ class Orchestrator:
     def audit(self, thread_id: str, limit: int = 500) -> list[AuditEntryView]:
         """What run `thread_id` did: its audit rows, newest first."""
         return self.service.audit_log(thread_id=thread_id, limit=limit)
+
+
+def _importable(path: str) -> bool:
+    """Whether the module of a "module:builder" path exists (without importing it)."""
+    module = path.partition(":")[0]
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 def _ensure_schema(engine: Any) -> None:
