@@ -35,3 +35,12 @@ def test_custom_graph() -> None:
     assert "2 x ARD-UNO-001 written off" in out
     assert "waiting for approval 1" in out and "60 x ARD-MEGA-001 written off" in out
     assert "not adjusted: no product with id 'NOPE-404'" in out
+
+
+def test_business_review(tmp_path: Path) -> None:
+    out = tmp_path / "review.html"
+    done = _run("business_review.py", "--no-model", "--out", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "narrative by fallback" in done.stdout
+    assert "second run saw 1 earlier insight(s)" in done.stdout
+    assert out.exists() and out.with_suffix(".md").exists()
