@@ -9,7 +9,7 @@ read-only tools: it cannot write to the store, and a write it attempts is refuse
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +40,36 @@ def _as_of(value: str | None) -> date | None:
         raise InvalidInput("as_of", value, "an ISO date such as 2026-11-23") from None
 
 
+def _after_last_sale(engine: Any) -> date | None:
+    """The day after the newest sale or shipment (None: no sales yet).
+
+    The default week ends with the last trading day: a stock adjustment made today does not
+    make the reviewed week an empty one.
+    """
+    from sqlalchemy import func, select
+
+    from orchestrator.store.models import StockLedger
+
+    column: Any = StockLedger.created_at
+    kind: Any = StockLedger.kind
+    with engine.connect() as conn:
+        newest = conn.execute(
+            select(func.max(column)).where(kind.in_(["sale", "shipment"]))
+        ).scalar()
+    return None if newest is None else newest.date() + timedelta(days=1)
+
+
 def gather(state: BusinessReviewState, runtime: Any, *, services: Services) -> dict[str, Any]:
-    """Compute the week's KPIs in SQL and read earlier insights from long-term memory."""
+    """Compute the week's KPIs in SQL and read earlier insights from long-term memory.
+
+    The week ends on `as_of` (exclusive), by default the day after the newest sale.
+    """
     from orchestrator.crews.kpis import compute_weekly_kpis
 
-    kpis = compute_weekly_kpis(services.store.engine, as_of=_as_of(state.get("as_of")))
+    as_of = _as_of(state.get("as_of"))
+    if as_of is None:
+        as_of = _after_last_sale(services.store.engine)
+    kpis = compute_weekly_kpis(services.store.engine, as_of=as_of)
     warnings: list[str] = []
     insights: list[str] = []
     store = getattr(runtime, "store", None)
