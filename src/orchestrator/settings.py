@@ -285,7 +285,7 @@ class SupplySettings(_Section):
     weight_cost: float = Field(default=0.5, ge=0, le=1)
     """Weight of the landed-cost score (cheapest effective unit cost = 1)."""
     weight_time: float = Field(default=0.3, ge=0, le=1)
-    """Weight of the timeliness score (arrives by the need date = 1, else 1 / (1 + days late))."""
+    """Weight of the timeliness score ((1 + fewest days late of the offers) / (1 + days late))."""
     weight_reliability: float = Field(default=0.2, ge=0, le=1)
     """Weight of the on-time rate (the offer's rate blended with the supplier's past POs)."""
     home_country: str = Field(default="GB", min_length=2, max_length=2)

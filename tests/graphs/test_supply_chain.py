@@ -152,6 +152,19 @@ def test_supplier_score_formula() -> None:
     assert (third.landed_unit_cents, third.late_days) == (1080, 5)
     assert third.time_score == pytest.approx(1 / 6, abs=1e-4)
     assert first.score == pytest.approx(0.5 * 1 + 0.3 * 1 + 0.2 * first.on_time_rate, abs=1e-4)
+    # Nobody can make tomorrow: the earliest arrival scores 1 on time, later ones by how much.
+    urgent = score_offers(
+        [_offer(1, 1000, 22), _offer(2, 1000, 10)],
+        need_qty=10,
+        need_by=date(2026, 11, 2),
+        today=today,
+        history={},
+        settings=settings,
+    )
+    assert [(o.supplier_id, o.late_days, o.time_score) for o in urgent] == [
+        (2, 9, 1.0),
+        (1, 21, pytest.approx(10 / 22, abs=1e-4)),
+    ]
     with pytest.raises(ValueError, match="at least 1 unit"):
         score_offers(
             offers, need_qty=0, need_by=need_by, today=today, history={}, settings=settings

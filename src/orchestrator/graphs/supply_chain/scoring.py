@@ -11,9 +11,12 @@ arrives        = today + lead_time_days
 late_days      = max(0, arrives - need_by)
 on_time        = (on_time_pos + k * offer_on_time_rate) / (received_pos + k)
 cost_score     = min(effective_unit over the offers) / effective_unit
-time_score     = 1 / (1 + late_days)
+time_score     = (1 + min(late_days over the offers)) / (1 + late_days)
 score          = w_cost * cost_score + w_time * time_score + w_reliability * on_time
 ```
+Both scores are relative to the best offer, so each is 1 for the best: when some offer
+arrives in time, every offer in time scores 1 and a late one 1 / (1 + days late); when none
+can (an urgent need), the earliest arrival scores 1 and the others by how much later they come.
 The highest score wins; ties go to the lower effective cost, then the shorter lead time, then
 the lower supplier id. Offers with a negative cost, a negative lead time, a MOQ below 1 or an
 on-time rate outside [0, 1] are refused with the reason, never scored.
@@ -102,10 +105,11 @@ def score_offers(
     if not rows:
         return []
     cheapest = min(r[3] for r in rows)
+    least_late = min(r[4] for r in rows)
     options: list[SupplierOption] = []
     for offer, order_qty, landed, effective, late, rate, told in rows:
         cost_score = 1.0 if effective == 0 else cheapest / effective
-        time_score = 1.0 / (1.0 + late)
+        time_score = (1.0 + least_late) / (1.0 + late)
         score = (
             settings.weight_cost * cost_score
             + settings.weight_time * time_score
