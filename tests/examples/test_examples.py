@@ -35,3 +35,13 @@ def test_custom_graph() -> None:
     assert "2 x ARD-UNO-001 written off" in out
     assert "waiting for approval 1" in out and "60 x ARD-MEGA-001 written off" in out
     assert "not adjusted: no product with id 'NOPE-404'" in out
+
+
+def test_supply_chain() -> None:
+    done = _run("supply_chain.py", "--no-model")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "at or below reorder point" in out
+    assert "-> needed by 2026-11-02" in out and "waiting for approval 1" in out
+    assert "sent purchase order" in out
+    assert "partially_received; the rest: received" in out
