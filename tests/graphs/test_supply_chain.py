@@ -418,6 +418,23 @@ def test_bad_items_and_bad_offers_never_write(shop: TestShop) -> None:
     assert done.status == "completed"
 
 
+def test_the_same_sku_twice_is_one_line(shop: TestShop) -> None:
+    orch = _rules(shop)
+    first = orch.run(
+        "supply_chain",
+        {
+            "as_of": AS_OF,
+            "items": [
+                {"sku": "ARD-UNO-001", "qty": 10, "additional": True},
+                {"sku": "ARD-UNO-001", "qty": 5, "additional": True},
+            ],
+        },
+        context=BUYER,
+    )
+    [order] = first.values["orders"]
+    assert [(ln["sku"], ln["qty"]) for ln in order["lines"]] == [("ARD-UNO-001", 15)]
+
+
 def test_bad_run_input_is_refused_before_anything(shop: TestShop) -> None:
     orch = _rules(shop)
     for bad in (

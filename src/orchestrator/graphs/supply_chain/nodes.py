@@ -707,15 +707,19 @@ def draft(state: SupplyChainState, *, services: Services) -> dict[str, Any]:
         groups.setdefault((choice.chosen.supplier_id, choice.location), []).append(choice)
     orders: list[dict[str, Any]] = []
     for (supplier_id, location), chosen in sorted(groups.items()):
-        lines = [
-            DraftLine(
-                sku=c.sku,
-                qty=c.chosen.order_qty,
-                unit_cost_cents=c.chosen.unit_cost_cents,
-                moq=c.chosen.moq,
-            )
-            for c in sorted(chosen, key=lambda c: c.sku)
-        ]
+        # One line per SKU: the same SKU asked for twice is one line with both quantities.
+        merged: dict[str, DraftLine] = {}
+        for c in sorted(chosen, key=lambda c: c.sku):
+            if c.sku in merged:
+                merged[c.sku].qty += c.need_qty
+            else:
+                merged[c.sku] = DraftLine(
+                    sku=c.sku,
+                    qty=c.chosen.order_qty,
+                    unit_cost_cents=c.chosen.unit_cost_cents,
+                    moq=c.chosen.moq,
+                )
+        lines = list(merged.values())
         lead = max(c.chosen.lead_time_days for c in chosen)
         orders.append(
             DraftOrder(
