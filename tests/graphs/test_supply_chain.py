@@ -529,6 +529,30 @@ def test_late_orders_are_escalated_once(shop: TestShop) -> None:
     assert again.status == "completed" and not again.values["late"]
 
 
+def test_escalation_edit_turns_a_resource_into_an_expedite(shop: TestShop) -> None:
+    orch = _rules(shop)
+    first = orch.run("supply_chain", {"as_of": "2026-11-12", "skus": ["NONE"]}, context=BUYER)
+    asked = first.interrupts[0]["value"]["arguments"]["actions"]
+    target = next(a for a in asked if a["action"] == "resource")
+    dropped = next(a for a in asked if a["po_id"] != target["po_id"])
+    kept = [
+        {**a, "action": "expedite"} if a["po_id"] == target["po_id"] else a
+        for a in asked
+        if a["po_id"] != dropped["po_id"]
+    ]
+    before = _count(shop, PurchaseOrder)
+    done = orch.resume(
+        first.thread_id, {"decision": "edit", "arguments": {"actions": kept}}, by="ops"
+    )
+    acted = {a["po_id"]: a for a in done.values["late"]}
+    assert acted[target["po_id"]]["action"] == "expedite"
+    assert acted[target["po_id"]]["status"] == "done"
+    assert acted[dropped["po_id"]]["status"] == "rejected"
+    assert shop.service.get_purchase_order(target["po_id"]).status == "sent"
+    resourced = sum(1 for a in kept if a["action"] == "resource")
+    assert _count(shop, PurchaseOrder) == before + resourced
+
+
 def test_model_explanations_may_not_change_numbers(shop: TestShop) -> None:
     orch = _rules(shop)
     values = orch.run("supply_chain", {"as_of": AS_OF, "dry_run": True}, context=BUYER).values
