@@ -112,6 +112,11 @@ def test_model_items_and_numbers_must_be_in_the_text() -> None:
     checked, notes = check_proposal(proposal, URGENT)
     assert [(i.phrase, i.qty) for i in checked.items] == [("Arduino kits", None)]
     assert any("gold bars" in n for n in notes) and any("999" in n for n in notes)
+    # "more" and a missing number are read from the text, not taken from the model.
+    ask = URGENT + ", need 40 more"
+    for said in ({"phrase": "Arduino kits"}, {"phrase": "Arduino kits", "qty": 40}):
+        checked, _ = check_proposal(RequestProposal.model_validate({"items": [said]}), ask)
+        assert [(i.qty, i.additional) for i in checked.items] == [(40, True)]
 
 
 def _offer(

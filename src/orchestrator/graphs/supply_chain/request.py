@@ -272,8 +272,12 @@ def phrase_words(phrase: str) -> list[str]:
 def check_proposal(proposal: RequestProposal, text: str) -> tuple[RequestProposal, list[str]]:
     """Keep what the text supports: phrases whose words are in it, numbers that it contains.
 
+    Quantities are the text's: a model's number is kept only if the text has it, "more" is
+    read from the text (not from the model), and a single item the model gave no number gets
+    the text's one quantity, if it has exactly one.
+
     Returns:
-        The checked proposal and a note per thing dropped.
+        The checked proposal and a note per thing dropped or changed.
     """
     low = text.lower()
     numbers = {int(n) for n in re.findall(r"\d+", low)}
@@ -285,13 +289,21 @@ def check_proposal(proposal: RequestProposal, text: str) -> tuple[RequestProposa
         if not words or not all(w in low or f"{w}s" in low for w in words):
             notes.append(f"dropped the model's item {item.phrase!r}: not in the request")
             continue
-        qty, additional = item.qty, item.additional
+        qty = item.qty
         if qty is not None and qty not in numbers:
             notes.append(
                 f"dropped the model's quantity {qty} for {item.phrase!r}: not in the request"
             )
-            qty, additional = None, False
-        kept.append(
-            AskedItem(phrase=item.phrase, qty=qty, additional=additional and qty is not None)
-        )
+            qty = None
+        kept.append(AskedItem(phrase=item.phrase, qty=qty))
+    text_qty, text_more = _quantity(low)
+    if len(kept) == 1 and kept[0].qty is None and text_qty is not None:
+        notes.append(f"quantity {text_qty} read from the request")
+        kept[0] = AskedItem(phrase=kept[0].phrase, qty=text_qty, additional=text_more)
+    for i, item in enumerate(kept):
+        if item.qty is not None:
+            more = bool(re.search(rf"\b{item.qty}\s+more\b", low)) or (
+                item.qty == text_qty and text_more
+            )
+            kept[i] = AskedItem(phrase=item.phrase, qty=item.qty, additional=more)
     return RequestProposal(items=kept), notes
