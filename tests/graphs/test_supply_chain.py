@@ -350,6 +350,40 @@ def test_urgent_request_read_by_a_model_is_checked(shop: TestShop) -> None:
     assert [n["sku"] for n in first.values["needs"]] == ["ARD-UNO-001"]
 
 
+def _explainer(fake_price: bool) -> Any:
+    """A scripted model reply: explanations written from the facts the model was given."""
+
+    def reply(messages: list[Any]) -> AIMessage:
+        facts = json.loads(str(messages[-1].content))["choices"]
+        items = [
+            {
+                "sku": f["sku"],
+                "location": f["location"],
+                "text": f"{f['supplier']} delivers in {f['lead_time_days']} days"
+                + (" at only 0.01 a unit." if fake_price else f" at {f['unit_cost']} a unit."),
+            }
+            for f in facts
+        ]
+        return AIMessage(content=json.dumps({"items": items}))
+
+    return reply
+
+
+@pytest.mark.parametrize("fake_price", [False, True])
+def test_model_explanations_kept_only_when_faithful(shop: TestShop, fake_price: bool) -> None:
+    model = ScriptedModel(responses=[_explainer(fake_price)])
+    values = (
+        shop.orchestrator(models=model)
+        .run("supply_chain", {"as_of": AS_OF, "dry_run": True, "escalate": False}, context=BUYER)
+        .values
+    )
+    sources = {c["explanation_source"] for c in values["choices"]}
+    assert sources == ({"template"} if fake_price else {"model"})
+    if not fake_price:
+        first = values["choices"][0]
+        assert first["explanation"].startswith(first["chosen"]["supplier_name"])
+
+
 def test_urgent_request_when_stock_is_not_low_says_so(shop: TestShop) -> None:
     orch = _rules(shop)
     before = _count(shop, PurchaseOrder)

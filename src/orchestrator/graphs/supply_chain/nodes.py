@@ -74,6 +74,8 @@ GATE_SUBJECT = "purchase_orders"
 """The budget gate's approval subject."""
 ESCALATION_SUBJECT = "escalate_late_purchase_orders"
 """The late-delivery escalation's approval subject."""
+EXPLAIN_AT_MOST = 10
+"""The model explains at most this many choices per run (the biggest by value)."""
 
 
 def money(cents: int) -> str:
@@ -282,7 +284,11 @@ def _checked_item(
         problems.append(_problem(item.sku, f"unknown SKU {item.sku!r}: nothing was ordered"))
         return None
     if item.location:
-        _check_location(services, item.location)
+        try:
+            _check_location(services, item.location)
+        except InvalidInput as exc:
+            problems.append(_problem(f"{subject} ({item.sku})", f"{exc}; nothing was ordered"))
+            return None
     return item
 
 
@@ -573,6 +579,7 @@ class Explanation(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     sku: str = Field(max_length=64)
+    location: str = Field(default="", max_length=32)
     text: str = Field(max_length=400, description="One or two sentences; only the figures given.")
 
 
@@ -668,7 +675,12 @@ def explain(state: SupplyChainState, *, model: Any) -> dict[str, Any]:
     choices = [Choice.model_validate(c) for c in state.get("choices", [])]
     if not choices:
         return {"choices": []}
-    facts = [_facts(c) for c in choices[:20]]
+    # The model explains the biggest orders (a small local model writes ~50 tokens a second);
+    # the rest, and any explanation that fails the check, get the template.
+    biggest = sorted(choices, key=lambda c: -c.chosen.order_qty * c.chosen.unit_cost_cents)[
+        :EXPLAIN_AT_MOST
+    ]
+    facts = [_facts(c) for c in biggest]
     prompt = [
         (
             "system",
@@ -680,12 +692,14 @@ def explain(state: SupplyChainState, *, model: Any) -> dict[str, Any]:
         ("user", json.dumps({"choices": facts})),
     ]
     proposal = propose(model, prompt, Explanations, fallback=lambda: Explanations(items=[]))
-    written = (
-        {e.sku: e.text.strip() for e in proposal.value.items} if proposal.source == "model" else {}
-    )
+    written: dict[tuple[str, str], str] = {}
+    if proposal.source == "model":
+        for e in proposal.value.items:
+            written.setdefault((e.sku, e.location), e.text.strip())
+            written.setdefault((e.sku, ""), e.text.strip())
     out: list[dict[str, Any]] = []
     for choice in choices:
-        text = written.get(choice.sku, "")
+        text = written.get((choice.sku, choice.location)) or written.get((choice.sku, ""), "")
         if text and explanation_ok(text, choice):
             choice.explanation, choice.explanation_source = text, "model"
         else:
