@@ -979,7 +979,12 @@ def check_late(state: SupplyChainState, *, services: Services) -> dict[str, Any]
     supply = _supply(services)
     as_of = date.fromisoformat(state["as_of"])
     with services.store.engine.connect() as conn:
-        late = queries.late_orders(conn, as_of=as_of, grace_days=supply.late_grace_days)
+        late = queries.late_orders(
+            conn,
+            as_of=as_of,
+            grace_days=supply.late_grace_days,
+            locations=[state["location"]] if state.get("location") else None,
+        )
         skus = sorted({sku for order in late for sku in order.outstanding})
         by_sku = queries.offers(conn, skus)
         history = queries.on_time_history(conn, as_of=as_of)

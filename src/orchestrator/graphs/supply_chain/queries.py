@@ -321,10 +321,17 @@ class LateOrder:
 
 
 def late_orders(
-    conn: Connection, *, as_of: date, grace_days: int, limit: int = 50
+    conn: Connection,
+    *,
+    as_of: date,
+    grace_days: int,
+    locations: Sequence[str] | None = None,
+    limit: int = 50,
 ) -> list[LateOrder]:
-    """Sent or partially received purchase orders expected more than `grace_days` before `as_of`."""
+    """Sent or partially received purchase orders expected more than `grace_days` before `as_of`
+    (delivering to `locations`, if given), the most overdue first."""
     cutoff = as_of - timedelta(days=grace_days)
+    scope = [PO.c.location.in_(list(locations))] if locations is not None else []
     heads = list(
         conn.execute(
             select(
@@ -343,6 +350,7 @@ def late_orders(
                 ),
                 PO.c.expected_at.is_not(None),
                 PO.c.expected_at < cutoff,
+                *scope,
             )
             .order_by(PO.c.expected_at, PO.c.id)
             .limit(limit)

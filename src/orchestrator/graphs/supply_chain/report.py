@@ -32,7 +32,7 @@ def summary(state: Mapping[str, Any]) -> dict[str, Any]:
         "need_by": state.get("need_by"),
         "dry_run": bool(state.get("dry_run")),
         "needs": len(state.get("needs", [])),
-        "orders_proposed": len(state.get("orders", [])) if not sent else None,
+        "orders_proposed": len(state.get("orders", [])),
         "orders_sent": sum(1 for s in sent if s.status == "sent"),
         "po_ids": [s.po_id for s in sent if s.po_id is not None],
         "total_sent_cents": sum(s.total_cents for s in sent if s.status == "sent"),
