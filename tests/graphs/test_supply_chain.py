@@ -236,6 +236,23 @@ def test_dry_run_proposes_and_writes_nothing(shop: TestShop) -> None:
     assert "What to reorder" in values["report"]
 
 
+def test_zero_demand_still_orders_a_sane_quantity(shop: TestShop) -> None:
+    # Months after the last sale: no demand in the window at all.
+    values = (
+        _rules(shop)
+        .run("supply_chain", {"as_of": "2027-06-01", "dry_run": True}, context=BUYER)
+        .values
+    )
+    assert values["needs"]
+    for need in values["needs"]:
+        assert need["daily_demand"] == 0
+        assert need["need_qty"] == need["order_up_to"] - need["position"] >= 1
+        assert need["order_up_to"] == need["reorder_point"] + 1
+        assert need["need_by"] == "2027-06-15"  # as_of + cover_days when nothing sells
+    for choice in values["choices"]:
+        assert choice["chosen"]["order_qty"] >= choice["need_qty"] >= 1
+
+
 def _over_budget(tmp_path: Path) -> Any:
     return seeded_shop(tmp_path / "shop.db", supply={"budget_per_run": Decimal("10")})
 
