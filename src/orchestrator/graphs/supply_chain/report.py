@@ -203,7 +203,7 @@ th{background:#f0f4f8}td.n{text-align:right;font-variant-numeric:tabular-nums}
 tr.chosen td{background:#ecfdf5;font-weight:600}blockquote{margin:.4rem 0;padding:.4rem .8rem;
 border-left:4px solid #93c5fd;background:#f8fafc;color:#334155}.tag{font-size:.75rem;color:#64748b}
 .status{display:inline-block;padding:.05rem .45rem;border-radius:.6rem;font-size:.8rem;background:#e2e8f0}
-.sent,.done{background:#bbf7d0}.rejected,.refused{background:#fecaca}.proposed,.listed{background:#fde68a}
+.sent,.done,.received{background:#bbf7d0}.partially_received{background:#fde68a}.rejected,.refused{background:#fecaca}.proposed,.listed{background:#fde68a}
 .note{background:#fff7ed;border-left:4px solid #f97316;padding:.4rem .8rem}
 .summary{display:flex;gap:1rem;flex-wrap:wrap}.card{border:1px solid #d9e2ec;border-radius:.5rem;
 padding:.6rem 1rem;min-width:9rem}.card b{display:block;font-size:1.4rem}
@@ -231,13 +231,22 @@ def render_html(state: Mapping[str, Any]) -> str:
             + (f"; needed by <b>{e(str(state['need_by']))}</b>" if state.get("need_by") else "")
             + ")</p>"
         )
-    cards = [
-        ("needs", s["needs"]),
-        ("orders sent", s["orders_sent"]),
-        ("value sent", _money(s["total_sent_cents"])),
-        ("late POs", s["late_orders"]),
-        ("not done", s["problems"]),
-    ]
+    if s["mode"] == "receive":
+        r = state.get("receipt") or {}
+        cards = [
+            ("units received", sum((r.get("received") or {}).values())),
+            ("units outstanding", sum((r.get("outstanding") or {}).values())),
+            ("days late", r.get("late_days", 0)),
+            ("not done", s["problems"]),
+        ]
+    else:
+        cards = [
+            ("needs", s["needs"]),
+            ("orders sent", s["orders_sent"]),
+            ("value sent", _money(s["total_sent_cents"])),
+            ("late POs", s["late_orders"]),
+            ("not done", s["problems"]),
+        ]
     parts.append(
         "<div class='summary'>"
         + "".join(f"<div class='card'><b>{e(str(v))}</b>{e(k)}</div>" for k, v in cards)
@@ -256,7 +265,7 @@ def render_html(state: Mapping[str, Any]) -> str:
                 f"<td class='n'>{r.outstanding.get(sku, 0)}</td></tr>"
             )
         parts.append(
-            f"</table><p>Purchase order {r.po_id} is now <span class='status'>{e(r.status)}</span>"
+            f"</table><p>Purchase order {r.po_id} is now <span class='status {e(r.status)}'>{e(r.status)}</span>"
             + (f"; {r.late_days} day(s) late" if r.late_days else "")
             + ".</p>"
         )
