@@ -41,6 +41,7 @@ __all__ = [
     "RuntimeSettings",
     "Settings",
     "StoreSettings",
+    "SupplySettings",
     "load_settings",
 ]
 
@@ -264,6 +265,53 @@ class AuditSettings(_Section):
     """Also audit read-only tool calls."""
 
 
+class SupplySettings(_Section):
+    """The supply-chain graph: budget, approval, supplier score and late-delivery rules.
+
+    The supplier score is documented in docs/supply_chain.md; its weights must sum to 1.
+    """
+
+    budget_per_run: Decimal = Field(default=Decimal("10000"), ge=0)
+    """Purchase orders one replenishment run may send without a person's approval, in total."""
+    approval_threshold: Decimal | None = Field(default=None, ge=0)
+    """A run with one purchase order above this waits at the budget gate; None: only the
+    store's own per-order threshold (`approvals.purchase_order_value`) applies, when sending."""
+    default_location: str = Field(default="WH-MAIN", min_length=1, max_length=32)
+    """Where goods are delivered when the request names no location."""
+    cover_days: int = Field(default=14, ge=0, le=365)
+    """Order up to the reorder point plus this many days of demand (when no policy says)."""
+    demand_window_days: int = Field(default=28, ge=1, le=730)
+    """Days of sales before the run's date that give the average daily demand."""
+    weight_cost: float = Field(default=0.5, ge=0, le=1)
+    """Weight of the landed-cost score (cheapest effective unit cost = 1)."""
+    weight_time: float = Field(default=0.3, ge=0, le=1)
+    """Weight of the timeliness score ((1 + fewest days late of the offers) / (1 + days late))."""
+    weight_reliability: float = Field(default=0.2, ge=0, le=1)
+    """Weight of the on-time rate (the offer's rate blended with the supplier's past POs)."""
+    home_country: str = Field(default="GB", min_length=2, max_length=2)
+    """Suppliers elsewhere carry `import_overhead` on top of their unit cost."""
+    import_overhead: Decimal = Field(default=Decimal("0.08"), ge=0, le=5)
+    """Freight and duty as a fraction of the unit cost for suppliers abroad."""
+    history_prior_weight: float = Field(default=5.0, ge=0)
+    """How many past POs the offer's own on-time rate counts as when blended with history."""
+    late_grace_days: int = Field(default=1, ge=0, le=90)
+    """A purchase order is late once its expected date is more than this many days past."""
+    resource_after_days: int = Field(default=5, ge=0, le=365)
+    """A late order nothing has arrived against is re-sourced (if an alternate supplier offers
+    every line) once this many days late; before that, or without one, it is expedited."""
+    max_needs: int = Field(default=200, ge=1, le=10_000)
+    """At most this many SKU x location needs per run (the lowest positions first)."""
+
+    @model_validator(mode="after")
+    def _weights_sum_to_one(self) -> SupplySettings:
+        total = self.weight_cost + self.weight_time + self.weight_reliability
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(
+                f"weight_cost + weight_time + weight_reliability = {total:g}; they must sum to 1"
+            )
+        return self
+
+
 class Settings(BaseSettings):
     """All of orchestrator's configuration.
 
@@ -288,6 +336,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
+    supply: SupplySettings = Field(default_factory=SupplySettings)
 
     @classmethod
     def defaults(cls) -> Settings:

@@ -44,3 +44,13 @@ def test_business_review(tmp_path: Path) -> None:
     assert "narrative by fallback" in done.stdout
     assert "second run saw 1 earlier insight(s)" in done.stdout
     assert out.exists() and out.with_suffix(".md").exists()
+
+
+def test_supply_chain() -> None:
+    done = _run("supply_chain.py", "--no-model")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "at or below reorder point" in out
+    assert "-> needed by 2026-11-02" in out and "waiting for approval 1" in out
+    assert "sent purchase order" in out
+    assert "partially_received; the rest: received" in out
