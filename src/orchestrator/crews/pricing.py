@@ -245,6 +245,8 @@ def markdown_candidates(
         expiry[str(sku)] = min(days_left, expiry.get(str(sku), days_left))
     out: list[MarkdownCandidate] = []
     for sku, name, is_perishable, _shelf, price, cost, on_hand, available in rows:
+        if int(cost) < 0 or int(price) <= 0:
+            continue  # bad catalogue data has no margin floor: not a candidate
         daily = float(sold.get(sku, 0) or 0) / _DEMAND_DAYS
         cover = round(max(int(available), 0) / daily, 1) if daily > 0 else None
         to_expiry = expiry.get(str(sku))
