@@ -1,7 +1,7 @@
 """Dynamic pricing: markdowns and price moves from the shop's own elasticity, within guard rails.
 
 ```
-START -> load -> estimate -> propose -> guard -> explain -> apply -> report -> END
+START -> load -> estimate -> propose -> guard -> explain -> apply -> approve -> report -> END
 ```
 
 `load` reads prices, costs, stock and cover, open promotions and expiry (markdown
@@ -9,8 +9,9 @@ candidates) from the store; `estimate` fits price elasticity per SKU, pooled to 
 where a SKU's prices hardly varied; `propose` turns them into markdowns and price moves;
 `guard` applies the guard rails (`PricingSettings`: margin floor, maximum change per run, no
 change under an open promotion); `explain` asks the model for an explanation (checked: it may
-not state a number the facts do not hold; else a template); `apply` writes each price with
-the `set_price` tool as the `pricing` agent (large changes wait for a person's approval);
+not state a number the facts do not hold; else a template); `apply` writes each price within
+the approval threshold with the `set_price` tool as the `pricing` agent, and `approve` the
+larger ones, each after a person's decision;
 `report` writes the markdown report and a long-term memory insight. The model never sets a
 number. See docs/pricing.md.
 """

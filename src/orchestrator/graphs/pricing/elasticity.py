@@ -101,8 +101,20 @@ def design(histories: Sequence[SkuHistory], *, yearly: bool) -> tuple[Any, Any]:
 
 
 def fit_poisson(y: Any, x: Any) -> tuple[float, float] | str:
-    """(elasticity, standard error) of column 1 of a log-link Poisson GLM, or why it failed."""
-    import statsmodels.api as sm
+    """(elasticity, standard error) of column 1 of a log-link Poisson GLM, or why it failed.
+
+    Raises:
+        ConfigError: statsmodels is not installed (the `pricing` extra).
+    """
+    try:
+        import statsmodels.api as sm
+    except ImportError:
+        from orchestrator.errors import ConfigError
+
+        raise ConfigError(
+            "the pricing graph estimates elasticity with statsmodels: "
+            "pip install 'commerce-orchestrator[pricing]'"
+        ) from None
 
     if np.linalg.matrix_rank(x) < x.shape[1]:
         return "price does not vary apart from promotions of a single depth"

@@ -1,11 +1,11 @@
 """The pricing graph: facts -> elasticity -> proposals -> guard rails -> explanation -> apply -> report.
 
 ```
-START -> load -> estimate -> propose -> guard -> explain -> apply -> report -> END
+START -> load -> estimate -> propose -> guard -> explain -> apply -> approve -> report -> END
 ```
-`apply` writes each price with the `set_price` tool as the `pricing` agent, one keyed write
-per SKU (`price:<sku>`); a change above `pricing.approval_change_pct` pauses the run for a
-person's approval (approve, edit or reject), and the rest wait with it.
+`apply` writes the changes within `pricing.approval_change_pct` with the `set_price` tool as
+the `pricing` agent, one keyed write per SKU (`price:<sku>`); `approve` writes the larger ones,
+each pausing the run for a person's approval (approve, edit or reject).
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def build_pricing_graph(
     builder.add_node("propose", partial(nodes.propose, services=services))
     builder.add_node("guard", partial(nodes.guard, services=services))
     builder.add_node("explain", partial(nodes.explain, model=models.for_node("explain")))
-    builder.add_node("apply", _apply(services))
+    builder.add_node("apply", _apply(services, large=False))
+    builder.add_node("approve", _apply(services, large=True))
     builder.add_node("report", _report())
     builder.add_edge(START, "load")
     builder.add_edge("load", "estimate")
@@ -54,16 +55,17 @@ def build_pricing_graph(
     builder.add_edge("propose", "guard")
     builder.add_edge("guard", "explain")
     builder.add_edge("explain", "apply")
-    builder.add_edge("apply", "report")
+    builder.add_edge("apply", "approve")
+    builder.add_edge("approve", "report")
     builder.add_edge("report", END)
     return builder
 
 
-def _apply(services: Services) -> Any:
+def _apply(services: Services, *, large: bool) -> Any:
     def apply(
         state: PricingState, config: RunnableConfig, runtime: Runtime[RunContext]
     ) -> dict[str, Any]:
-        return nodes.apply(state, config, runtime, services=services)
+        return nodes.apply(state, config, runtime, services=services, large=large)
 
     return apply
 

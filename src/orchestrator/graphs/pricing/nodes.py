@@ -439,9 +439,22 @@ def explain(state: PricingState, *, model: Any) -> dict[str, Any]:
 # --- apply and report ------------------------------------------------------------------------
 
 
-def apply(state: PricingState, config: Any, runtime: Any, *, services: Services) -> dict[str, Any]:
-    """Write each guarded price with `set_price` as the `pricing` agent; large ones wait for a
-    person (approve, edit or reject). Changes without approval go first."""
+def apply(
+    state: PricingState,
+    config: Any,
+    runtime: Any,
+    *,
+    services: Services,
+    large: bool = False,
+) -> dict[str, Any]:
+    """Write guarded prices with `set_price` as the `pricing` agent, one keyed call per SKU.
+
+    Run twice: first (`large=False`, node `apply`) the changes within the approval threshold,
+    all written at once; then (`large=True`, node `approve`) the larger ones, each pausing the
+    run until a person approves, edits or rejects it. The first node's results are
+    checkpointed before anything waits, so a waiting run's state says what was written.
+    """
+    step = "approve" if large else "apply"
     started = time.perf_counter()
     changes = rules.from_rows(state.get("changes", []))
     if state.get("dry_run"):
@@ -449,12 +462,12 @@ def apply(state: PricingState, config: Any, runtime: Any, *, services: Services)
             c.model_copy(update={"status": "dry_run"}) if c.status == "proposed" else c
             for c in changes
         ]
-        return {"changes": rules.as_rows(out), "timings": _timed(state, "apply", started)}
+        return {"changes": rules.as_rows(out), "timings": _timed(state, step, started)}
     ctx = services.node_context(config, runtime.context, agent=AGENT)
-    order = sorted(range(len(changes)), key=lambda i: (changes[i].needs_approval, changes[i].sku))
+    order = sorted(range(len(changes)), key=lambda i: changes[i].sku)
     for i in order:
         change = changes[i]
-        if change.status != "proposed":
+        if change.status != "proposed" or change.needs_approval != large:
             continue
         label = {
             "near_expiry": "near-expiry markdown",
@@ -495,7 +508,7 @@ def apply(state: PricingState, config: Any, runtime: Any, *, services: Services)
                 "detail": detail,
             }
         )
-    return {"changes": rules.as_rows(changes), "timings": _timed(state, "apply", started)}
+    return {"changes": rules.as_rows(changes), "timings": _timed(state, step, started)}
 
 
 def report(state: PricingState, config: Any, runtime: Any) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from orchestrator.graphs.pricing.rules import PriceChange, from_rows
 
-__all__ = ["BIG_CHANGE_PCT", "render_html", "render_markdown", "write_report"]
+__all__ = ["BIG_CHANGE_PCT", "render_html", "render_markdown", "status_text", "write_report"]
 
 BIG_CHANGE_PCT = 10.0
 """Changes at least this large (percent, either way) get a chart."""
@@ -36,6 +36,18 @@ def _effect(c: PriceChange) -> str:
     if c.margin_now_cents is None or c.margin_new_cents is None:
         return "-"
     return f"{(c.margin_new_cents - c.margin_now_cents) / 100:+,.2f}/day"
+
+
+def status_text(c: PriceChange) -> str:
+    """A change's status as the report shows it."""
+    if c.status == "proposed" and c.needs_approval:
+        return "waiting for approval"
+    status = c.status.replace("_", " ")
+    if c.status == "dry_run" and c.needs_approval:
+        status += " (needs approval)"
+    if c.applied_price_cents is not None and c.applied_price_cents != c.proposed_price_cents:
+        status += f" at {_money(c.applied_price_cents)}"
+    return status
 
 
 def _rows(values: Mapping[str, Any]) -> list[PriceChange]:
@@ -65,9 +77,7 @@ def render_markdown(values: Mapping[str, Any]) -> str:
     for c in active:
         el = "-" if c.elasticity is None else f"{c.elasticity:.2f} ({c.elasticity_source})"
         units = f"{_num(c.baseline_daily_units)} -> {_num(c.expected_daily_units)}"
-        status = c.status + (" (approval)" if c.needs_approval and c.status != "applied" else "")
-        if c.applied_price_cents is not None and c.applied_price_cents != c.proposed_price_cents:
-            status += f" at {_money(c.applied_price_cents)}"
+        status = status_text(c)
         lines.append(
             f"| {c.sku} | {_WHY[c.why]} | {_money(c.current_price_cents)} | "
             f"{_money(c.proposed_price_cents)} | {c.change_pct:+.1f}% | {_money(c.floor_cents)} | "
@@ -103,9 +113,12 @@ def render_markdown(values: Mapping[str, Any]) -> str:
 
 
 def _chart(c: PriceChange, series: Mapping[str, Any]) -> str:
-    """A PNG (base64) of weekly units and price with the proposed price, or '' without data."""
-    import matplotlib
-
+    """A PNG (base64) of weekly units and price with the proposed price, or '' without data
+    (or without matplotlib, the `pricing` extra)."""
+    try:
+        import matplotlib
+    except ImportError:
+        return ""
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -186,9 +199,7 @@ def render_html(values: Mapping[str, Any]) -> str:
     for c in active:
         cls = "approval" if c.needs_approval else ""
         el = "-" if c.elasticity is None else f"{c.elasticity:.2f} ({c.elasticity_source})"
-        status = c.status + (" (approval)" if c.needs_approval and c.status != "applied" else "")
-        if c.applied_price_cents is not None and c.applied_price_cents != c.proposed_price_cents:
-            status += f" at {_money(c.applied_price_cents)}"
+        status = status_text(c)
         out.append(
             f"<tr class='{cls}'><td>{e(c.sku)}</td><td class='l'>{e(c.name)}</td>"
             f"<td class='l'>{_WHY[c.why]}</td><td>{_money(c.current_price_cents)}</td>"
