@@ -35,3 +35,14 @@ def test_custom_graph() -> None:
     assert "2 x ARD-UNO-001 written off" in out
     assert "waiting for approval 1" in out and "60 x ARD-MEGA-001 written off" in out
     assert "not adjusted: no product with id 'NOPE-404'" in out
+
+
+def test_pricing(tmp_path: Path) -> None:
+    report = tmp_path / "pricing.html"
+    done = _run("pricing.py", "--no-model", "--report", str(report))
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert out.startswith("dry run: ") and "edit " in out and "reject " in out
+    assert "BELOW THE FLOOR" not in out
+    assert "price changes written; explanation by template" in out
+    assert report.is_file() and report.with_suffix(".md").is_file()
