@@ -154,6 +154,12 @@ def test_approve_applies_each_change_once(shop: TestShop) -> None:
     assert _price(shop, "BAK-SOUR-001") == changes["BAK-SOUR-001"]["proposed_price_cents"]
     audit = orch.audit(result.thread_id)
     assert {e.agent for e in audit if e.operation == "set_price"} == {"pricing"}
+    # The run left an insight in long-term memory for later runs and analysts.
+    from orchestrator.memory.namespaces import recent_insights
+
+    assert result.values["insight_key"] == result.thread_id
+    [insight] = recent_insights(orch.long_term_store, topic="pricing")
+    assert set(insight.skus) == {"BAK-SOUR-001", "CHEM-SET-001", "FRS-BAN-001"}
 
 
 def test_edit_and_reject(shop: TestShop) -> None:

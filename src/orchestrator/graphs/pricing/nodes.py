@@ -353,18 +353,20 @@ def template_explanation(changes: list[PriceChange]) -> PricingExplanation:
     for c in active:
         kinds[c.why] = kinds.get(c.why, 0) + 1
     label = {
-        "near_expiry": "near-expiry markdowns",
-        "overstock": "overstock markdowns",
-        "elasticity": "price moves on estimated elasticity",
+        "near_expiry": ("near-expiry markdown", "near-expiry markdowns"),
+        "overstock": ("overstock markdown", "overstock markdowns"),
+        "elasticity": ("price move on estimated elasticity", "price moves on estimated elasticity"),
     }
-    parts = [f"{n} {label[k]}" for k, n in sorted(kinds.items())]
+    parts = [f"{n} {label[k][n != 1]}" for k, n in sorted(kinds.items())]
     approvals = sum(c.needs_approval for c in active)
     summary_text = (
         ("Proposed " + ", ".join(parts) + ".") if parts else "No price changes are proposed."
     )
     if approvals:
         summary_text += (
-            f" {approvals} change(s) exceed the approval threshold and wait for a person."
+            f" {approvals} of them exceed the approval threshold: a person decides each."
+            if approvals != 1
+            else " One exceeds the approval threshold: a person decides it."
         )
     reasons = []
     for c in active[:30]:

@@ -125,7 +125,7 @@ def _chart(c: PriceChange, series: Mapping[str, Any]) -> str:
     weeks = list(series.get("week_end") or [])
     if not weeks:
         return ""
-    fig, ax = plt.subplots(figsize=(7.5, 3.2), dpi=100)
+    fig, ax = plt.subplots(figsize=(7.5, 3.6), dpi=100)
     x = list(range(len(weeks)))
     ax.bar(x, series["units"], color="#9ab8d8", label="units sold / week")
     ax.set_ylabel("units / week")
@@ -150,7 +150,15 @@ def _chart(c: PriceChange, series: Mapping[str, Any]) -> str:
     )
     handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
     labels = ax.get_legend_handles_labels()[1] + ax2.get_legend_handles_labels()[1]
-    ax.legend(handles, labels, fontsize=7, loc="upper left", framealpha=0.8)
+    ax.legend(
+        handles,
+        labels,
+        fontsize=7,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12),
+        ncol=5,
+        frameon=False,
+    )
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

@@ -155,6 +155,11 @@ def guard_price(
     return Guarded(cents, floor, tuple(notes))
 
 
+MAX_EFFECT_RATIO = 0.30
+"""Expected demand is extrapolated at most 30% away from the current price (about the deepest
+promotion the estimates have seen); a larger change is evaluated at that bound."""
+
+
 def expected_effect(
     *,
     price: float,
@@ -163,11 +168,16 @@ def expected_effect(
     daily_units: float | None,
     elasticity: float | None,
 ) -> tuple[float | None, float | None, float | None]:
-    """(expected daily units, daily margin now, daily margin then) at constant elasticity."""
+    """(expected daily units, daily margin now, daily margin then) at constant elasticity.
+
+    The demand response is evaluated at most `MAX_EFFECT_RATIO` away from the current price:
+    constant elasticity is not trusted far outside the prices the history has seen.
+    """
     if daily_units is None or elasticity is None or price <= 0 or new_price <= 0:
         margin_now = (price - cost) * daily_units if daily_units is not None else None
         return None, margin_now, None
-    units = daily_units * (new_price / price) ** elasticity
+    ratio = min(max(new_price / price, 1 - MAX_EFFECT_RATIO), 1 + MAX_EFFECT_RATIO)
+    units = daily_units * ratio**elasticity
     return units, (price - cost) * daily_units, (new_price - cost) * units
 
 
