@@ -129,9 +129,15 @@ class PricesMixin(_Core):
             ApprovalRequired: the change is above the approval threshold.
             PermissionDenied: a customer-scoped actor.
         """
+        # NaN and infinity are not JSON: the audit row (PostgreSQL json) records their text.
+        shown = (
+            repr(price_cents)
+            if isinstance(price_cents, float) and not math.isfinite(price_cents)
+            else price_cents
+        )
         args: dict[str, Any] = {
             "sku": sku,
-            "price_cents": price_cents,
+            "price_cents": shown,
             "reason": reason,
             "kind": kind,
             "clearance": clearance,
