@@ -210,7 +210,9 @@ def test_the_model_explains_but_may_not_invent_numbers(shop: TestShop) -> None:
     orch = shop.orchestrator(models=ScriptedModel(responses=[good]))
     result = orch.run("pricing", {"dry_run": True}, context=ANN)
     expl = result.values["explanation"]
-    assert expl["source"] == "model" and expl["reasons"] == {"BAK-SOUR-001": "Use-by is close."}
+    assert expl["source"] == "model" and expl["summary"].startswith("Clear the bread")
+    assert expl["reasons"]["BAK-SOUR-001"] == "Use-by is close."
+    assert "overstocked" in expl["reasons"]["CHEM-SET-001"]  # the template fills in the rest
 
     invented = json.dumps({"summary": "Cut everything by 99% to 0.01.", "reasons": []})
     orch2 = shop.orchestrator(models=ScriptedModel(responses=[invented]))

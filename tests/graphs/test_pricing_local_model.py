@@ -54,9 +54,9 @@ def test_local_model_explains_a_dry_run(server: LocalModelServer, tmp_path: Path
     models = {
         "default": "llamacpp:smollm2",
         "base_urls": {"llamacpp": server.base_url},
-        "timeout_s": 180,
-        "max_retries": 1,
-        "max_tokens": 400,
+        "timeout_s": 150,
+        "max_retries": 0,
+        "max_tokens": 300,
     }
     with seeded_shop(tmp_path / "shop.db", models=models, memory={"enabled": False}) as shop:
         orch = shop.orchestrator()

@@ -275,19 +275,27 @@ def guard(state: PricingState, *, services: Services) -> dict[str, Any]:
 # --- the explanation -------------------------------------------------------------------------
 
 
+MODEL_FACTS = 8
+"""The model explains the largest changes (by size); the template explains the rest."""
+
+
 class SkuReason(BaseModel):
     """Why one price changes, in a sentence."""
 
     sku: str = Field(max_length=64)
-    why: str = Field(max_length=240)
+    why: str = Field(max_length=160)
 
 
 class PricingExplanation(BaseModel):
-    """What the model writes for the report: words only; the figures come from the facts."""
+    """What the model writes for the report: words only; the figures come from the facts.
 
-    summary: str = Field(max_length=800)
+    The limits (maxLength, maxItems) are in the JSON schema, so constrained decoding on a small
+    local model ends within a few hundred tokens.
+    """
+
+    summary: str = Field(max_length=300)
     """Two or three sentences for the manager."""
-    reasons: list[SkuReason] = Field(default_factory=list, max_length=30)
+    reasons: list[SkuReason] = Field(default_factory=list, max_length=5)
 
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
@@ -324,12 +332,13 @@ def _facts(changes: list[PriceChange]) -> str:
 
 
 def check_explanation(
-    proposal: PricingExplanation, changes: list[PriceChange]
+    proposal: PricingExplanation, changes: list[PriceChange], *, total: int | None = None
 ) -> tuple[PricingExplanation | None, str | None]:
     """The model's explanation if the code accepts it, else (None, why not).
 
-    Accepted when it names only SKUs that change, and every number it states is in the facts
-    (the model may not invent a price, a percentage or an elasticity).
+    Accepted when it names only SKUs among `changes` (the facts it was given), and every
+    number it states is in those facts (or is `total`, the number of changes): the model may
+    not invent a price, a percentage or an elasticity.
     """
     active = [c for c in changes if c.status != "skipped"]
     skus = [c.sku for c in active]
@@ -337,6 +346,8 @@ def check_explanation(
     if unknown:
         return None, f"it names SKUs that do not change: {', '.join(unknown[:5])}"
     allowed = _numbers(_facts(active), skus)
+    if total is not None:
+        allowed.add(f"{float(total):.2f}")
     text = " ".join([proposal.summary, *(r.why for r in proposal.reasons)])
     invented = sorted(_numbers(text, skus) - allowed)
     if invented:
@@ -346,8 +357,9 @@ def check_explanation(
     return proposal, None
 
 
-def template_explanation(changes: list[PriceChange]) -> PricingExplanation:
-    """The explanation built by code, used when the model's is missing or refused."""
+def template_explanation(changes: list[PriceChange]) -> tuple[str, dict[str, str]]:
+    """The explanation built by code: (summary, reason by SKU). The summary is used when the
+    model's is missing or refused; the reasons fill in every SKU the model did not explain."""
     active = [c for c in changes if c.status != "skipped"]
     kinds: dict[str, int] = {}
     for c in active:
@@ -368,8 +380,8 @@ def template_explanation(changes: list[PriceChange]) -> PricingExplanation:
             if approvals != 1
             else " One exceeds the approval threshold: a person decides it."
         )
-    reasons = []
-    for c in active[:30]:
+    reasons: dict[str, str] = {}
+    for c in active:
         if c.why == "near_expiry":
             days = {0: "use-by today", 1: "1 day to use-by"}.get(
                 c.days_to_expiry or 0, f"{c.days_to_expiry} days to use-by"
@@ -388,8 +400,8 @@ def template_explanation(changes: list[PriceChange]) -> PricingExplanation:
                 f"demand elasticity {c.elasticity:.2f} ({c.elasticity_source}): a {direction} "
                 "improves the expected daily margin"
             )
-        reasons.append(SkuReason(sku=c.sku, why=why[:240]))
-    return PricingExplanation(summary=summary_text[:800], reasons=reasons)
+        reasons[c.sku] = why
+    return summary_text, reasons
 
 
 def explain(state: PricingState, *, model: Any) -> dict[str, Any]:
@@ -398,43 +410,52 @@ def explain(state: PricingState, *, model: Any) -> dict[str, Any]:
 
     started = time.perf_counter()
     changes = rules.from_rows(state.get("changes", []))
-    fallback = template_explanation(changes)
-    if not any(c.status != "skipped" for c in changes):
+    summary_text, reasons = template_explanation(changes)
+    active = [c for c in changes if c.status != "skipped"]
+    if not active:
         empty = {
-            "summary": fallback.summary,
+            "summary": summary_text,
             "reasons": {},
             "source": "template",
             "note": "nothing to explain",
         }
         return {"explanation": empty, "timings": _timed(state, "explain", started)}
+    shown = sorted(active, key=lambda c: (-abs(c.change_pct), c.sku))[:MODEL_FACTS]
     messages = [
         (
             "system",
             "You explain a shop's price changes to its manager. The figures are decided; do not "
             "change them and do not state any number that is not in the facts. Write a short "
-            "summary and one sentence per SKU.",
+            "summary and one sentence for each of the most important SKUs.",
         ),
-        ("human", "Facts:\n" + _facts(changes)),
+        (
+            "human",
+            f"{len(active)} changes; the largest:\n" + _facts(shown),
+        ),
     ]
+    fallback = PricingExplanation(summary=summary_text[:300])
     note: str | None = None
     source: str = "template"
+    chosen: PricingExplanation | None = None
     try:
         proposal = ask(model, messages, PricingExplanation, fallback=lambda: fallback)
-        chosen: PricingExplanation | None = proposal.value
-        source = proposal.source
-        note = proposal.error
+        source, note = proposal.source, proposal.error
         if proposal.source == "model":
-            chosen, note = check_explanation(proposal.value, changes)
+            chosen, note = check_explanation(proposal.value, shown, total=len(active))
     except Exception as exc:  # a bad model reply never stops a pricing run
-        chosen, source, note = None, "fallback", f"{type(exc).__name__}: {str(exc)[:200]}"
-    if chosen is None or source != "model":
-        chosen, source = fallback, "template"
+        note = f"{type(exc).__name__}: {str(exc)[:200]}"
     result: dict[str, Any] = {
-        "summary": chosen.summary,
-        "reasons": {r.sku: r.why for r in chosen.reasons},
-        "source": source,
+        "summary": summary_text,
+        "reasons": reasons,
+        "source": "template",
         "note": note,
     }
+    if chosen is not None and source == "model":
+        result.update(
+            summary=chosen.summary,
+            reasons={**reasons, **{r.sku: r.why for r in chosen.reasons}},
+            source="model",
+        )
     return {"explanation": result, "timings": _timed(state, "explain", started)}
 
 
