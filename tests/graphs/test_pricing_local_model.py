@@ -54,7 +54,7 @@ def test_local_model_explains_a_dry_run(server: LocalModelServer, tmp_path: Path
     models = {
         "default": "llamacpp:smollm2",
         "base_urls": {"llamacpp": server.base_url},
-        "timeout_s": 150,
+        "timeout_s": 60,
         "max_retries": 0,
         "max_tokens": 300,
     }
