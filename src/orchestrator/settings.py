@@ -38,6 +38,7 @@ __all__ = [
     "LocalModelSettings",
     "MemorySettings",
     "ModelSettings",
+    "PricingSettings",
     "RuntimeSettings",
     "Settings",
     "StoreSettings",
@@ -220,6 +221,32 @@ class ApprovalSettings(_Section):
     """Cancelling an order that has shipped always needs approval."""
 
 
+class PricingSettings(_Section):
+    """The pricing graph's guard rails; the store enforces the margin floor on every price."""
+
+    margin_floor_pct: float = Field(default=5.0, ge=0.0, le=500.0)
+    """Lowest markup over unit cost any price may have (percent): the floor is
+    cost x (1 + this / 100), rounded up. A near-expiry clearance of a perishable line may go
+    down to unit cost, never below."""
+    max_change_pct: float = Field(default=10.0, gt=0.0, le=90.0)
+    """Largest change of one price in one run (percent, either way) for elasticity moves and
+    overstock markdowns."""
+    max_markdown_pct: float = Field(default=75.0, gt=0.0, le=95.0)
+    """Largest near-expiry markdown (percent); the SOP's caps by days to use-by apply under it."""
+    approval_change_pct: float = Field(default=20.0, ge=0.0, le=100.0)
+    """Price changes larger than this (percent, either way) wait for a person's approval."""
+    change_promoted: bool = False
+    """Also change prices of items under an open promotion (default: leave them alone)."""
+    min_gain_pct: float = Field(default=1.0, ge=0.0)
+    """Propose an elasticity price move only if it raises the expected daily margin by at
+    least this much (percent)."""
+    history_days: int = Field(default=365, ge=28, le=3650)
+    """Days of sales history the elasticity estimate reads."""
+    min_price_levels: int = Field(default=3, ge=2)
+    """A SKU needs this many distinct prices in its history (promotion prices count) for an
+    estimate of its own; otherwise it is pooled with its category."""
+
+
 class CheckpointSettings(_Section):
     """Where graph runs keep their checkpoints (what lets a run resume after a crash)."""
 
@@ -337,6 +364,7 @@ class Settings(BaseSettings):
     checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     supply: SupplySettings = Field(default_factory=SupplySettings)
+    pricing: PricingSettings = Field(default_factory=PricingSettings)
 
     @classmethod
     def defaults(cls) -> Settings:

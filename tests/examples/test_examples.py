@@ -54,3 +54,14 @@ def test_supply_chain() -> None:
     assert "-> needed by 2026-11-02" in out and "waiting for approval 1" in out
     assert "sent purchase order" in out
     assert "partially_received; the rest: received" in out
+
+
+def test_pricing(tmp_path: Path) -> None:
+    report = tmp_path / "pricing.html"
+    done = _run("pricing.py", "--no-model", "--report", str(report))
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert out.startswith("dry run: ") and "edit " in out and "reject " in out
+    assert "BELOW THE FLOOR" not in out
+    assert "price changes written; explanation by template" in out
+    assert report.is_file() and report.with_suffix(".md").is_file()

@@ -38,6 +38,7 @@ _COMMAND_MODULES = (
     "eval",
     "review",
     "supply",
+    "price",
 )
 
 for _name in _COMMAND_MODULES:

@@ -132,6 +132,11 @@ BUILTIN_PROFILES: dict[str, tuple[tuple[str, ...], bool, str]] = {
         False,
         "Finds and fixes discrepancies: stuck integrations, stale reservations, wrong counts.",
     ),
+    "pricing": (
+        ("get_product_info", "get_inventory", "set_price"),
+        False,
+        "Sets list prices (markdowns and price moves) within the margin floor; nothing else.",
+    ),
 }
 """Built-in profiles: name -> (allowed tools, customer-facing, description). `analyst` is
 built from the catalogue: every read tool, no writes."""
@@ -220,7 +225,7 @@ class ToolCatalog:
 
 
 def default_catalog(extra_tools: Iterable[ToolSpec] = ()) -> ToolCatalog:
-    """A fresh catalogue with every built-in tool and the six built-in profiles.
+    """A fresh catalogue with every built-in tool and the built-in profiles.
 
     Args:
         extra_tools: your own tools, registered before the profiles are built (so `analyst`
