@@ -285,7 +285,7 @@ def apply(state: TuningState, config: Any, runtime: Any, *, services: Services) 
             p.status, p.detail = "refused", f"{type(exc).__name__}: {exc}"[:500]
         else:
             p.status = "applied"
-        if progress and (n % 50 == 0 or n == len(todo) - 1):
+        if progress:
             progress("apply", n + 1, len(todo))
     timings = {**state.get("timings", {}), "apply": time.perf_counter() - start}
     return {"pairs": _dump(plans), "timings": timings}
