@@ -284,6 +284,9 @@ class TuningSettings(_Section):
     """Cost of placing one replenishment order, in the store currency (EOQ's K)."""
     holding_rate: float = Field(default=0.25, gt=0, le=5)
     """Yearly cost of holding one unit, as a fraction of its unit cost (EOQ's h / c)."""
+    max_order_weeks: float = Field(default=4.0, gt=0, le=52)
+    """An order quantity covers at most this many weeks of forecast demand (and a perishable
+    at most its shelf life), however cheap the EOQ finds holding: at least the supplier's MOQ."""
     deadband: float = Field(default=0.05, ge=0, lt=1)
     """Changes of the reorder point and order quantity both within this fraction (and within
     one unit) are not made: the policy is kept."""

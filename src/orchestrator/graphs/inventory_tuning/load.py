@@ -70,7 +70,8 @@ class Scope:
     """The pairs of a run, in SKU, location order, with what the store says about them."""
 
     rows: list[dict[str, Any]]
-    """Per pair: sku, location, name, category, cost_cents, reorder_point (stock's),
+    """Per pair: sku, location, name, category, cost_cents, perishable, shelf_life_days,
+    reorder_point (stock's),
     safety_stock, order_quantity, method (the policy's, if any)."""
     offers: dict[str, Offer]
     """The preferred offer per SKU (SKUs without an active offer are missing)."""
@@ -104,6 +105,8 @@ def load_scope(
             PRODUCT.c.name,
             PRODUCT.c.category,
             PRODUCT.c.cost_cents,
+            PRODUCT.c.perishable,
+            PRODUCT.c.shelf_life_days,
             STOCK.c.reorder_point,
             POLICY.c.safety_stock,
             POLICY.c.order_quantity,
@@ -194,11 +197,13 @@ def load_weekly_sales(
     weeks: int,
     skus: list[str] | None = None,
     location: str | None = None,
+    days_per_period: int = 7,
 ) -> WeeklySales:
     """Units sold per (sku, location) and week, summed by the database.
 
     Week 0 is the oldest of `weeks` whole weeks ending at `end` (exclusive); a week without a
-    row sold nothing.
+    row sold nothing. With `days_per_period=1` the periods are days instead (`weeks` then
+    counts days).
 
     Args:
         engine: the store.
@@ -211,19 +216,19 @@ def load_weekly_sales(
         The `WeeklySales` (pairs without a sale in the window are not in it).
     """
     end_at = datetime(end.year, end.month, end.day, tzinfo=UTC)
-    start_at = end_at - timedelta(days=7 * weeks)
+    start_at = end_at - timedelta(days=days_per_period * weeks)
     back: Any
     if engine.dialect.name == "sqlite":
         stamp = end_at.strftime("%Y-%m-%d %H:%M:%S.%f")
         back = literal_column(
-            f"CAST((julianday('{stamp}') - julianday(created_at)) / 7 AS INTEGER)"
+            f"CAST((julianday('{stamp}') - julianday(created_at)) / {days_per_period} AS INTEGER)"
         )
     else:
         back = func.floor(
             func.extract(
                 "epoch", literal_column(f"TIMESTAMPTZ '{end_at.isoformat()}'") - LEDGER.c.created_at
             )
-            / 604800
+            / (86400 * days_per_period)
         ).cast(Integer)
     week = (weeks - 1 - back).label("week")
     stmt = select(

@@ -8,7 +8,8 @@ deviation of weekly demand (sigma); then
   L = the preferred supplier's lead time in weeks, at least one day; z from the category's
   cycle service level), rounded up; safety stock = z sigma sqrt(L), rounded up, at most r;
 - order quantity Q = EOQ (`analytics.eoq`: K = `order_cost`, h = `holding_rate` x unit cost
-  per year, demand mu x 52 per year), rounded up, at least the supplier's MOQ.
+  per year, demand mu x 52 per year), rounded up, covering at most `max_order_weeks` of
+  demand (a perishable at most its shelf life), and at least the supplier's MOQ.
 
 A pair whose reorder point and order quantity both move by at most `deadband` (and at most
 one unit) keeps its policy; a change above `approve_above` (and `approve_min_units` units)
@@ -56,6 +57,7 @@ def _base(row: dict[str, Any], scope: Scope) -> PairPlan:
         old_safety_stock=row.get("safety_stock"),
         old_order_quantity=row.get("order_quantity"),
         old_method=row.get("method"),
+        shelf_life_days=row.get("shelf_life_days") if row.get("perishable") else None,
     )
     if offer is None:
         plan.status = "no_supplier"
@@ -184,7 +186,12 @@ def plan_pairs(
         ).order_quantity
         rop = np.ceil(np.asarray(rp.reorder_point) - 1e-9)
         ss = np.minimum(np.ceil(np.maximum(np.asarray(rp.safety_stock), 0) - 1e-9), rop)
-        qty = np.maximum(np.ceil(np.asarray(q) - 1e-9), moq)
+        # Cover at most max_order_weeks of demand, and a perishable's shelf life.
+        cover = np.array(
+            [min(settings.max_order_weeks * 7, p.shelf_life_days or math.inf) / 7 for p in rows]
+        )
+        cap = np.maximum(np.ceil(mu[sel] * cover - 1e-9), 1)
+        qty = np.maximum(np.minimum(np.ceil(np.asarray(q) - 1e-9), cap), moq)
         for p, r, s, n in zip(rows, rop.tolist(), ss.tolist(), qty.tolist(), strict=True):
             if not (math.isfinite(r) and math.isfinite(s) and math.isfinite(n)):
                 p.status = "invalid"

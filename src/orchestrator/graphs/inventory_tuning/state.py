@@ -39,6 +39,8 @@ class PairPlan(BaseModel):
     lead_time_days: int | None = None
     """The preferred supplier's lead time."""
     moq: int = 1
+    shelf_life_days: int | None = None
+    """A perishable's shelf life: an order covers at most this many days of demand."""
     weeks: int = 0
     """Weeks of history from the first sale to the end of the history."""
     units_sold: int = 0
