@@ -35,3 +35,12 @@ def test_custom_graph() -> None:
     assert "2 x ARD-UNO-001 written off" in out
     assert "waiting for approval 1" in out and "60 x ARD-MEGA-001 written off" in out
     assert "not adjusted: no product with id 'NOPE-404'" in out
+
+
+def test_inventory_tuning(tmp_path: Path) -> None:
+    done = _run("inventory_tuning.py", "--no-model", "--report-dir", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "dry run: " in out and "waiting for approval 1" in out
+    assert "completed: " in out and "stored: " in out
+    assert (tmp_path / "tuning-report.html").exists() and (tmp_path / "tuning-report.md").exists()

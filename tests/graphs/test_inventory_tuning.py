@@ -352,3 +352,23 @@ def test_sigkill_in_apply_writes_each_policy_once(shop_any: TestShop) -> None:
     assert len(ok) == applied and len({a.tool_call_id for a in ok}) == applied
     assert len(replayed) == 3
     _no_bad_policy(shop)
+
+
+def test_demo_steps(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from orchestrator.graphs.inventory_tuning import demo_steps
+
+    with seeded_shop(tmp_path / "demo.db", skus=30, days=150, tuning={"charts": 2}) as demo:
+        orch = demo.orchestrator(models=ScriptedModel(when_exhausted="echo"))
+        console = Console(record=True, width=120)
+        steps = demo_steps(orch, console, report_dir=tmp_path / "report")
+    assert [name for name, _, _ in steps] == [
+        "tuning proposes without writing (dry run)",
+        "tuning pauses for the large changes",
+        "approved, every change applied once",
+        "tuning report written",
+    ]
+    assert all(ok for _, ok, _ in steps), steps
+    assert (tmp_path / "report" / "tuning-report.html").exists()
+    assert "policies changed" in console.export_text()

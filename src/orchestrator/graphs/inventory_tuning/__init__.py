@@ -7,6 +7,7 @@ reasons of the biggest changes, which code checks. See docs/tuning.md.
 
 from __future__ import annotations
 
+from orchestrator.graphs.inventory_tuning.demo import demo_steps
 from orchestrator.graphs.inventory_tuning.explain import PolicyRationale, check_rationale
 from orchestrator.graphs.inventory_tuning.graph import build_inventory_tuning_graph
 from orchestrator.graphs.inventory_tuning.state import PairPlan, TuningInput, TuningState
@@ -18,4 +19,5 @@ __all__ = [
     "TuningState",
     "build_inventory_tuning_graph",
     "check_rationale",
+    "demo_steps",
 ]
