@@ -187,7 +187,10 @@ def history_end(engine: Engine) -> date | None:
         return None
     if isinstance(latest, str):  # SQLite without the column type (an aggregate)
         latest = datetime.fromisoformat(latest)
-    return cast(datetime, latest).date() + timedelta(days=1)
+    moment = cast(datetime, latest)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).date() + timedelta(days=1)
 
 
 def load_weekly_sales(
