@@ -86,7 +86,7 @@ def _arrow(old: int | None, new: int | None) -> str:
     if new is None:
         return _fmt(old)
     if old is None:
-        return f"new {new:,}"
+        return f"– → {new:,}"
     if old == new:
         return f"{new:,}"
     return f"{old:,} → {new:,}"
@@ -250,6 +250,7 @@ h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;bord
 table{border-collapse:collapse;width:100%;font-size:.85rem}
 th,td{padding:.35rem .5rem;border-bottom:1px solid #eee;vertical-align:top;text-align:left}
 th{background:#fafafa;position:sticky;top:0}td.n{text-align:right;white-space:nowrap}
+td.k{white-space:nowrap;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.8rem}
 .tag{display:inline-block;border-radius:4px;padding:0 .35rem;font-size:.75rem;white-space:nowrap}
 .applied,.proposed,.change{background:#e3f1e6;color:#1f6b35}.rejected,.refused{background:#fbe3e3;color:#8a1c1c}
 .chart{margin:1.2rem 0 2rem}.chart img{width:100%;border:1px solid #eee;border-radius:6px}
@@ -316,7 +317,8 @@ def render_html(data: ReportData) -> str:
         )
         for p in changes:
             parts.append(
-                f"<tr><td>{esc(p.sku)}</td><td>{esc(p.name)}</td><td>{esc(p.location)}</td>"
+                f"<tr><td class='k'>{esc(p.sku)}</td><td>{esc(p.name)}</td>"
+                f"<td class='k'>{esc(p.location)}</td>"
                 f"<td class='n'>{esc(_arrow(p.old_reorder_point, p.reorder_point))}</td>"
                 f"<td class='n'>{esc(_arrow(p.old_safety_stock, p.safety_stock))}</td>"
                 f"<td class='n'>{esc(_arrow(p.old_order_quantity, p.order_quantity))}</td>"
