@@ -372,3 +372,50 @@ def test_demo_steps(tmp_path: Path) -> None:
     assert all(ok for _, ok, _ in steps), steps
     assert (tmp_path / "report" / "tuning-report.html").exists()
     assert "policies changed" in console.export_text()
+
+
+def _plan(**kw: Any) -> Any:
+    from orchestrator.graphs.inventory_tuning import PairPlan
+
+    base: dict[str, Any] = {
+        "sku": "ARD-UNO-001",
+        "location": "WH-MAIN",
+        "name": "Uno R3 Kit 2-pack",
+        "supplier": "Maker 24 Ltd",
+        "lead_time_days": 8,
+        "weeks": 52,
+        "demand_class": "smooth",
+        "method": "AutoETS",
+        "weekly_mean": 15.04,
+        "weekly_sd": 6.12,
+        "service_level": 0.98,
+        "old_reorder_point": 12,
+        "reorder_point": 31,
+        "safety_stock": 14,
+        "order_quantity": 79,
+        "change": 19 / 12,
+        "status": "applied",
+    }
+    base.update(kw)
+    return PairPlan(**base)
+
+
+def test_the_template_passes_its_own_check_and_invented_figures_do_not() -> None:
+    from orchestrator.graphs.inventory_tuning import check_rationale
+    from orchestrator.graphs.inventory_tuning.plan import template_reason
+
+    plan = _plan()
+    assert check_rationale(plan, template_reason(plan)) is None
+    assert check_rationale(plan, "Reorder at 31 (was 12): about 15 a week.") is None
+    assert "40" in (check_rationale(plan, "Reorder at 40 units from now on.") or "")
+    assert check_rationale(plan, "ARD-UNO-001 at WH-MAIN from Maker 24 Ltd: 98% service.") is None
+    assert "repetition" in (check_rationale(plan, "stock " * 12) or "")
+
+
+def test_the_html_table_keeps_the_biggest_changes() -> None:
+    from orchestrator.graphs.inventory_tuning.report import HTML_ROWS, ReportData, render_html
+
+    plans = [_plan(sku=f"S-{i:05d}", impact_cents=i) for i in range(HTML_ROWS + 5)]
+    page = render_html(ReportData(plans=plans, as_of="2026-11-01", dry_run=False))
+    assert f"The {HTML_ROWS:,} biggest of {HTML_ROWS + 5:,} changes" in page
+    assert f"S-{HTML_ROWS + 4:05d}" in page and "S-00000<" not in page

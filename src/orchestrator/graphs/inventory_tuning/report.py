@@ -23,7 +23,15 @@ import numpy.typing as npt
 
 from orchestrator.graphs.inventory_tuning.state import PairPlan
 
-__all__ = ["Chart", "ReportData", "render_chart", "render_html", "render_markdown", "write_report"]
+__all__ = [
+    "HTML_ROWS",
+    "Chart",
+    "ReportData",
+    "render_chart",
+    "render_html",
+    "render_markdown",
+    "write_report",
+]
 
 _STATUS_WORDS = {
     "applied": "Applied",
@@ -37,6 +45,8 @@ _STATUS_WORDS = {
     "invalid": "Bad data: not tuned",
 }
 _CHANGED = ("applied", "proposed", "change", "rejected", "refused")
+HTML_ROWS = 1000
+"""The HTML page's table shows at most this many changes (the biggest); the markdown all."""
 
 
 @dataclass
@@ -315,7 +325,7 @@ def render_html(data: ReportData) -> str:
             "<th>Reorder point</th><th>Safety stock</th><th>Order qty</th><th>Service</th>"
             "<th>Status</th><th>Why</th></tr></thead><tbody>"
         )
-        for p in changes:
+        for p in changes[:HTML_ROWS]:
             parts.append(
                 f"<tr><td class='k'>{esc(p.sku)}</td><td>{esc(p.name)}</td>"
                 f"<td class='k'>{esc(p.location)}</td>"
@@ -329,6 +339,11 @@ def render_html(data: ReportData) -> str:
                 + "</td></tr>"
             )
         parts.append("</tbody></table>")
+        if len(changes) > HTML_ROWS:
+            parts.append(
+                f"<p class='small'>The {HTML_ROWS:,} biggest of {len(changes):,} changes are "
+                "shown; the markdown report lists them all.</p>"
+            )
     others = [p for p in data.plans if p.status in ("no_demand", "no_supplier", "invalid")]
     if others:
         parts.append("<h2>Not tuned</h2><ul>")
