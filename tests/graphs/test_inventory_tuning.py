@@ -419,3 +419,39 @@ def test_the_html_table_keeps_the_biggest_changes() -> None:
     page = render_html(ReportData(plans=plans, as_of="2026-11-01", dry_run=False))
     assert f"The {HTML_ROWS:,} biggest of {HTML_ROWS + 5:,} changes" in page
     assert f"S-{HTML_ROWS + 4:05d}" in page and "S-00000<" not in page
+
+
+def test_a_store_without_sales_tunes_nothing(tmp_path: Path) -> None:
+    from sqlmodel import Session
+
+    from orchestrator import load_settings
+    from orchestrator.runtime import Orchestrator
+    from orchestrator.store import create_all, make_engine
+    from orchestrator.store.models import Location, Product, Stock, Supplier, SupplierOffer
+
+    settings = load_settings(
+        store={"url": f"sqlite:///{tmp_path / 'empty.db'}"},
+        models={"default": "none:rules"},
+        memory={"enabled": False},
+    )
+    engine = make_engine(settings.store)
+    create_all(engine)
+    with Session(engine) as s:
+        s.add(Location(code="WH-MAIN", name="Main"))
+        s.add(Product(sku="A-1", name="A", category="c", price_cents=100, cost_cents=50))
+        supplier = Supplier(name="Acme")
+        s.add(supplier)
+        s.commit()
+        s.add(Stock(sku="A-1", location="WH-MAIN", on_hand=0, reorder_point=3))
+        s.add(
+            SupplierOffer(supplier_id=supplier.id, sku="A-1", unit_cost_cents=40, lead_time_days=3)
+        )
+        s.commit()
+    engine.dispose()
+    with Orchestrator(settings) as orch:
+        done = orch.run("inventory_tuning", {}, context=CTX)
+        assert done.status == "completed"
+        [pair] = done.values["pairs"]
+        assert pair["status"] == "no_demand" and "no sales history" in pair["reason"]
+        assert orch.service.get_inventory_policy("A-1", "WH-MAIN") is None
+        assert orch.service.get_stock("A-1", "WH-MAIN")[0].reorder_point == 3

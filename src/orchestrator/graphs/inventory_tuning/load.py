@@ -222,15 +222,14 @@ def load_weekly_sales(
     start_at = end_at - timedelta(days=days_per_period * weeks)
     back: Any
     if engine.dialect.name == "sqlite":
-        stamp = end_at.strftime("%Y-%m-%d %H:%M:%S.%f")
+        # The end as a Julian day number: a constant, so each row costs one julianday().
+        end_jd = end_at.timestamp() / 86400 + 2440587.5
         back = literal_column(
-            f"CAST((julianday('{stamp}') - julianday(created_at)) / {days_per_period} AS INTEGER)"
+            f"CAST(({end_jd!r} - julianday(created_at)) / {days_per_period} AS INTEGER)"
         )
     else:
         back = func.floor(
-            func.extract(
-                "epoch", literal_column(f"TIMESTAMPTZ '{end_at.isoformat()}'") - LEDGER.c.created_at
-            )
+            (end_at.timestamp() - func.extract("epoch", LEDGER.c.created_at))
             / (86400 * days_per_period)
         ).cast(Integer)
     week = (weeks - 1 - back).label("week")
@@ -250,7 +249,8 @@ def load_weekly_sales(
         params["skus"] = skus
     if location is not None:
         stmt = stmt.where(LEDGER.c.location == location)
-    stmt = stmt.group_by(LEDGER.c.sku, LEDGER.c.location, week)
+    # Week first: SQLite then reads the date range through the created_at index.
+    stmt = stmt.group_by(week, LEDGER.c.sku, LEDGER.c.location)
     index: dict[tuple[str, str], int] = {}
     pair_idx: list[int] = []
     week_idx: list[int] = []
