@@ -183,11 +183,12 @@ def _summary_lines(data: ReportData) -> list[str]:
         + (f", {counts['refused']:,} refused" if counts.get("refused") else "")
         + f"), {counts.get('keep', 0):,} kept.",
     ]
-    skipped = [
-        f"{counts[s]:,} {_STATUS_WORDS[s].lower()}"
-        for s in ("no_demand", "no_supplier", "invalid")
-        if counts.get(s)
-    ]
+    phrases = {
+        "no_demand": "without demand",
+        "no_supplier": "without a supplier offer",
+        "invalid": "with bad data",
+    }
+    skipped = [f"{counts[s]:,} {phrase}" for s, phrase in phrases.items() if counts.get(s)]
     if skipped:
         lines.append("Not tuned: " + ", ".join(skipped) + ".")
     if data.approval and data.approval.get("approval_id"):
