@@ -43,6 +43,7 @@ __all__ = [
     "Settings",
     "StoreSettings",
     "SupplySettings",
+    "TuningSettings",
     "load_settings",
 ]
 
@@ -339,6 +340,54 @@ class SupplySettings(_Section):
         return self
 
 
+class TuningSettings(_Section):
+    """Inventory tuning (`orchestrator tune`): service targets, costs and change thresholds."""
+
+    service_level: float = Field(default=0.95, gt=0.5, lt=1.0)
+    """The cycle service level (probability of no stockout in a replenishment cycle) of
+    categories not named in `service_levels`."""
+    service_levels: dict[str, float] = Field(
+        default_factory=lambda: {"stem-kits": 0.98, "fresh": 0.9, "bakery": 0.9},
+        examples=[{"stem-kits": 0.98, "fresh": 0.9}],
+    )
+    """Service level per product category."""
+    history_weeks: int = Field(default=104, ge=8, le=520)
+    """Weeks of sales history a run reads (up to the latest sale)."""
+    horizon_weeks: int = Field(default=8, ge=1, le=52)
+    """Weeks forecast ahead (the report's forecast; the policy uses their mean)."""
+    order_cost: float = Field(default=25.0, gt=0)
+    """Cost of placing one replenishment order, in the store currency (EOQ's K)."""
+    holding_rate: float = Field(default=0.25, gt=0, le=5)
+    """Yearly cost of holding one unit, as a fraction of its unit cost (EOQ's h / c)."""
+    max_order_weeks: float = Field(default=4.0, gt=0, le=52)
+    """An order quantity covers at most this many weeks of forecast demand (and a perishable
+    at most its shelf life), however cheap the EOQ finds holding: at least the supplier's MOQ."""
+    deadband: float = Field(default=0.05, ge=0, lt=1)
+    """Changes of the reorder point and order quantity both within this fraction (and within
+    one unit) are not made: the policy is kept."""
+    explain_above: float = Field(default=0.2, ge=0)
+    """Relative change of the reorder point above which the model writes the reason."""
+    max_explained: int = Field(default=20, ge=0, le=1000)
+    """At most this many changes (the biggest) get a model-written reason; the rest a
+    template's."""
+    approve_above: float = Field(default=0.5, ge=0)
+    """Relative change of the reorder point (or order quantity) above which a person approves."""
+    approve_min_units: int = Field(default=10, ge=0)
+    """...and only when the reorder point moves by more than this many units."""
+    charts: int = Field(default=6, ge=0, le=50)
+    """Charts in the report: the biggest changes."""
+
+    @field_validator("service_levels")
+    @classmethod
+    def _probabilities(cls, value: dict[str, float]) -> dict[str, float]:
+        for category, level in value.items():
+            if not 0.5 < level < 1.0:
+                raise ValueError(
+                    f"category {category!r}: {level} is not a service level in (0.5, 1)"
+                )
+        return value
+
+
 class Settings(BaseSettings):
     """All of orchestrator's configuration.
 
@@ -365,6 +414,7 @@ class Settings(BaseSettings):
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     supply: SupplySettings = Field(default_factory=SupplySettings)
     pricing: PricingSettings = Field(default_factory=PricingSettings)
+    tuning: TuningSettings = Field(default_factory=TuningSettings)
 
     @classmethod
     def defaults(cls) -> Settings:

@@ -65,3 +65,12 @@ def test_pricing(tmp_path: Path) -> None:
     assert "BELOW THE FLOOR" not in out
     assert "price changes written; explanation by template" in out
     assert report.is_file() and report.with_suffix(".md").is_file()
+
+
+def test_inventory_tuning(tmp_path: Path) -> None:
+    done = _run("inventory_tuning.py", "--no-model", "--report-dir", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "dry run: " in out and "waiting for approval 1" in out
+    assert "completed: " in out and "stored: " in out
+    assert (tmp_path / "tuning-report.html").exists() and (tmp_path / "tuning-report.md").exists()

@@ -39,6 +39,7 @@ _COMMAND_MODULES = (
     "review",
     "supply",
     "price",
+    "tune",
 )
 
 for _name in _COMMAND_MODULES:

@@ -103,10 +103,11 @@ BUILTIN_PROFILES: dict[str, tuple[tuple[str, ...], bool, str]] = {
             *_INVENTORY_READS,
             "adjust_quantity",
             "transfer_stock",
+            "set_inventory_policy",
             "list_suppliers",
         ),
         False,
-        "Keeps stock right: counts, adjustments and transfers between locations.",
+        "Keeps stock right: counts, adjustments, transfers and reorder policies.",
     ),
     "procurement": (
         (

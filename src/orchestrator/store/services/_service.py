@@ -6,6 +6,7 @@ from orchestrator.store.services.approvals import ApprovalsMixin
 from orchestrator.store.services.integrations import IntegrationsMixin
 from orchestrator.store.services.orders import OrdersMixin
 from orchestrator.store.services.payments import PaymentsMixin
+from orchestrator.store.services.policy import PolicyMixin
 from orchestrator.store.services.prices import PricesMixin
 from orchestrator.store.services.procurement import ProcurementMixin
 from orchestrator.store.services.reads import ReadsMixin
@@ -21,6 +22,7 @@ class StoreService(
     ReturnsMixin,
     TicketsMixin,
     ProcurementMixin,
+    PolicyMixin,
     IntegrationsMixin,
     ApprovalsMixin,
     PricesMixin,
