@@ -34,18 +34,26 @@ __all__ = ["build_support_graph"]
 logger = logging.getLogger(__name__)
 
 
+_CLASSIFIERS: dict[tuple[str, str | None], ExampleClassifier] = {}
+"""One classifier per embedder (loading a model and embedding the examples is the slow part)."""
+
+
 def _classifier(services: Services, examples: bool | Any) -> Any:
     if examples is False or examples is None:
         return None
     if examples is not True:
         return examples
-    try:
-        from orchestrator.memory.embeddings import make_embeddings
+    memory = services.settings.memory
+    key = (memory.embedding, memory.embedding_base_url)
+    if key not in _CLASSIFIERS:
+        try:
+            from orchestrator.memory.embeddings import make_embeddings
 
-        return ExampleClassifier(make_embeddings(settings=services.settings))
-    except Exception as exc:  # no embedder here: the router still has its rules and the model
-        logger.info("support router without the examples classifier: %s", exc)
-        return None
+            _CLASSIFIERS[key] = ExampleClassifier(make_embeddings(settings=services.settings))
+        except Exception as exc:  # no embedder: the router still has its rules and the model
+            logger.info("support router without the examples classifier: %s", exc)
+            return None
+    return _CLASSIFIERS[key]
 
 
 def build_support_graph(

@@ -648,7 +648,7 @@ def knowledge(
         "pending_intent": None,
     }
     try:
-        result = _call(services, ctx, calls, "search_knowledge_base", {"query": question, "k": 3})
+        result = _call(services, ctx, calls, "search_knowledge_base", {"query": question, "k": 5})
     except OrchestratorError:
         return {
             **update,
@@ -658,7 +658,21 @@ def knowledge(
             "handoffs": state.get("handoffs", 0) + 1,
         }
     asked = _terms(question)
-    relevant = [hit for hit in result.hits if len(asked & _terms(f"{hit.heading} {hit.text}")) >= 2]
+    # Relevant: shares two content words with the question, or one and a close embedding;
+    # the passage sharing the most words answers.
+    ranked = sorted(
+        (
+            (len(asked & _terms(f"{hit.heading} {hit.text}")), -n, hit)
+            for n, hit in enumerate(result.hits)
+        ),
+        key=lambda item: item[:2],
+        reverse=True,
+    )
+    relevant = [
+        hit
+        for shared, _, hit in ranked
+        if shared >= 2 or (shared >= 1 and hit.score >= 0.4) or hit.score >= 0.5
+    ]
     if not relevant:
         return {
             **update,
@@ -716,7 +730,11 @@ def escalation(
     outcome = f"{before} {handed}".strip() if state.get("specialist") else handed
     return {
         "specialist": "escalation",
-        "tool_calls": [*state.get("tool_calls", []), *calls] if state.get("specialist") else calls,
+        "tool_calls": [
+            *(state.get("tool_calls", []) if state.get("specialist") else []),
+            *_turn_calls(state),
+            *calls,
+        ],
         "outcome": outcome,
         "next": "finish",
         "clarifications": 0,
@@ -748,7 +766,7 @@ def agent(
     made = calls_this_turn(messages)
     native = capabilities_of(model).native_tools
     fallback = isinstance(last, ToolMessage) and str(last.tool_call_id).startswith("search-")
-    if isinstance(last, ToolMessage) and (not native or fallback or len(made) >= max_calls):
+    if isinstance(last, ToolMessage) and (not native or fallback):
         return _agent_answer(state, model_text=None)
     convo = [SystemMessage(content=AGENT_PROMPT), *messages]
     if native:
@@ -759,6 +777,9 @@ def agent(
         if isinstance(answer, AIMessage) and answer.tool_calls:
             return {"messages": [answer], "next": "tools"}
         text = answer.content if isinstance(answer.content, str) else ""
+        if not made:
+            # An answer about products that looked nothing up is not grounded: search instead.
+            return _search_fallback(state, "the model answered without looking anything up")
         return _agent_answer(state, model_text=text)
     try:
         choice = choose_tool(model, convo, tools)
@@ -784,6 +805,18 @@ def agent_route(
     return "remember"
 
 
+def _outcome(result: ToolMessage | None) -> str:
+    """`ok`, `not_run`, or the error kind of a tool result (`error: Kind: ...`)."""
+    if result is None:
+        return "not_run"
+    content = str(result.content)
+    if result.status != "error" and not content.lower().startswith("error"):
+        return "ok"
+    parts = content.split(":", 2)
+    kind = parts[1].strip() if len(parts) > 2 and parts[0].lower() == "error" else ""
+    return kind if kind.isidentifier() else "error"
+
+
 def _turn_calls(state: SupportState) -> list[dict[str, Any]]:
     messages = state.get("messages", [])
     ids = calls_this_turn(messages)
@@ -796,18 +829,12 @@ def _turn_calls(state: SupportState) -> list[dict[str, Any]]:
             for call in message.tool_calls:
                 if str(call.get("id")) in ids:
                     result = results.get(str(call.get("id")))
-                    content = str(result.content) if result is not None else ""
-                    outcome = (
-                        "ok"
-                        if result is not None and not content.startswith("error")
-                        else (
-                            content.split(":", 2)[1].strip()
-                            if content.startswith("error")
-                            else "not_run"
-                        )
-                    )
                     calls.append(
-                        {"name": call["name"], "arguments": call["args"], "outcome": outcome}
+                        {
+                            "name": call["name"],
+                            "arguments": call["args"],
+                            "outcome": _outcome(result),
+                        }
                     )
     return calls
 
@@ -853,14 +880,14 @@ def _summarise(content: str) -> str:
 
 
 def _keywords(message: str) -> str:
-    words = [w for w in re.findall(r"[A-Za-z0-9-]{3,}", message) if w.lower() not in _STOP]
+    generic = {"sell", "looking", "need", "want", "find", "recommend", "some", "buy", "stock"}
     words = [
         w
-        for w in words
-        if w.lower()
-        not in {"sell", "looking", "need", "want", "find", "recommend", "some", "buy", "stock"}
+        for w in re.findall(r"[A-Za-z0-9-]{3,}", message)
+        if w.lower() not in _STOP and w.lower() not in generic
     ]
-    return " ".join(words[-2:])
+    # The catalogue matches one phrase: the longest word is the likeliest product word.
+    return max(words, key=len) if words else ""
 
 
 def _search_fallback(state: SupportState, why: str) -> dict[str, Any]:

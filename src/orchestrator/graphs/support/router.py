@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -416,13 +417,18 @@ class ExampleClassifier:
         self.examples = list(examples if examples is not None else EXAMPLES)
         self.k = k
         self._vectors: list[list[float]] | None = None
+        self._lock = threading.Lock()
 
     def classify(self, message: str) -> tuple[str, float]:
         """The majority intent of the `k` nearest examples and the mean cosine similarity."""
         import math
 
         if self._vectors is None:
-            self._vectors = self.embeddings.embed_documents([text for text, _ in self.examples])
+            with self._lock:
+                if self._vectors is None:
+                    self._vectors = self.embeddings.embed_documents(
+                        [text for text, _ in self.examples]
+                    )
         query = self.embeddings.embed_query(message)
 
         def cosine(a: Sequence[float], b: Sequence[float]) -> float:
