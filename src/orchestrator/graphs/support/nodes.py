@@ -682,8 +682,12 @@ def knowledge(
             "handoffs": state.get("handoffs", 0) + 1,
         }
     best = relevant[0]
-    sentences = re.split(r"(?<=[.!?])\s+", " ".join(best.text.split()))
-    body = " ".join(s for s in sentences[:3] if not s.startswith("#"))[:600]
+    plain = re.sub(r"[*_`#]+", "", " ".join(best.text.split()))
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", plain) if len(s) > 20]
+    # The sentence that shares most words with the question, and the one after it.
+    scores = [len(asked & _terms(s)) for s in sentences]
+    start = scores.index(max(scores)) if sentences else 0
+    body = " ".join(sentences[start : start + 2])[:600] or plain[:600]
     heading = best.heading.split(" > ")[-1] if best.heading else best.source
     return {
         **update,
