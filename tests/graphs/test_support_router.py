@@ -355,3 +355,12 @@ def test_streaming_yields_node_updates_then_the_result(support_shop: SupportShop
     assert nodes == ["understand", "orders", "remember", "reply"]
     assert events[-1].kind == "done" and events[-1].result is not None
     assert events[-1].result.values["specialist"] == "orders"
+
+
+def test_demo_steps_hold_on_a_seeded_store(support_shop: SupportShop) -> None:
+    from orchestrator.graphs.support import demo_steps
+
+    orch = support_shop.orchestrator(models=RULES)
+    steps = demo_steps(orch)
+    assert len(steps) == 7
+    assert all(ok for _, ok, _ in steps), steps
