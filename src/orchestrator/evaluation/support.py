@@ -190,8 +190,13 @@ def load_scenarios(directory: str | Path = DEFAULT_SCENARIOS) -> list[SupportSce
 
 
 def pick_ids(engine: Any) -> Picks:
-    """The placeholders' ids: a customer with placed, shipped, delivered and cancelled orders,
-    and another customer with a placed and a delivered order."""
+    """The placeholders' ids, read from the store as it is now.
+
+    `main` is the customer with the most of: two placed orders, a delivered, a shipped and a
+    cancelled one (at least one placed and one shipped or delivered); `other` another customer
+    with a placed order (and a delivered one if any has). Missing kinds fall back to a near one
+    (`own_shipped` to a delivered order, ...); the scenarios need the test seed's shop.
+    """
     from sqlmodel import Session, col, select
 
     from orchestrator.store.models import Order, OrderLine, Return, Stock
@@ -209,25 +214,35 @@ def pick_ids(engine: Any) -> Picks:
         def has(orders: Mapping[str, list[int]], **counts: int) -> bool:
             return all(len(orders.get(status, [])) >= n for status, n in counts.items())
 
-        main = next(
-            (
-                c
-                for c, o in sorted(by_customer.items())
-                if has(o, placed=2, delivered=1, shipped=1, cancelled=1)
-            ),
-            None,
-        )
+        def score(orders: Mapping[str, list[int]]) -> int:
+            if not has(orders, placed=1) or not (orders.get("delivered") or orders.get("shipped")):
+                return -1
+            return (
+                8 * has(orders, placed=2)
+                + 4 * has(orders, delivered=1)
+                + 2 * has(orders, shipped=1)
+                + has(orders, cancelled=1)
+            )
+
+        ranked = sorted(by_customer.items(), key=lambda item: (-score(item[1]), item[0]))
+        main = ranked[0][0] if ranked and score(ranked[0][1]) >= 0 else None
         other = next(
             (
                 c
-                for c, o in sorted(by_customer.items())
-                if c != main and has(o, placed=1, delivered=1)
+                for c, o in sorted(
+                    by_customer.items(), key=lambda i: (not i[1].get("delivered"), i[0])
+                )
+                if c != main and has(o, placed=1)
             ),
             None,
         )
         if main is None or other is None:
             raise ConfigError("the seeded store lacks the customers the scenarios need: re-seed")
-        mine, theirs = by_customer[main], by_customer[other]
+        mine, theirs = dict(by_customer[main]), dict(by_customer[other])
+        mine.setdefault("delivered", mine.get("shipped", []))
+        mine.setdefault("shipped", mine["delivered"])
+        mine.setdefault("cancelled", [0])
+        theirs.setdefault("delivered", theirs["placed"])
 
         def first_line(order_id: int) -> tuple[str, int]:
             line = session.exec(
@@ -250,7 +265,7 @@ def pick_ids(engine: Any) -> Picks:
             main=main,
             other=other,
             own_placed=mine["placed"][-1],
-            own_placed_2=mine["placed"][-2],
+            own_placed_2=mine["placed"][-2] if len(mine["placed"]) > 1 else mine["placed"][-1],
             own_delivered=mine["delivered"][0],
             own_shipped=mine["shipped"][0],
             own_cancelled=mine["cancelled"][0],
