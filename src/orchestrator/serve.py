@@ -78,3 +78,5 @@ SERVED: tuple[str, ...] = tuple(BUILTIN_GRAPHS)
 
 for _name in SERVED:
     globals()[_name] = graph_factory(_name)
+
+__all__ += SERVED  # each registered graph's factory, by its name

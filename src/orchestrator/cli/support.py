@@ -30,7 +30,7 @@ import typer
 
 from orchestrator.cli._common import DB_OPTION
 
-__all__ = ["chat_turns", "register", "support_app"]
+__all__ = ["chat", "chat_turns", "register", "support_app"]
 
 support_app = typer.Typer(
     name="support", help="Customer support: chat with the support graph.", no_args_is_help=True

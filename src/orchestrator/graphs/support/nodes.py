@@ -40,6 +40,7 @@ __all__ = [
     "SYSTEM_PROMPT",
     "after_specialist",
     "agent",
+    "agent_route",
     "clarify",
     "escalation",
     "intake",
