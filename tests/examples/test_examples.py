@@ -10,8 +10,10 @@ from pathlib import Path
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def _run(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _run(name: str, *args: str, embedding: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ORCH_MODELS__DEFAULT": "none:rules"}
+    if embedding is not None:
+        env["ORCH_MEMORY__EMBEDDING"] = embedding
     return subprocess.run(
         [sys.executable, str(EXAMPLES / name), *args],
         capture_output=True,
@@ -74,3 +76,13 @@ def test_inventory_tuning(tmp_path: Path) -> None:
     assert "dry run: " in out and "waiting for approval 1" in out
     assert "completed: " in out and "stored: " in out
     assert (tmp_path / "tuning-report.html").exists() and (tmp_path / "tuning-report.md").exists()
+
+
+def test_support_chat() -> None:
+    done = _run("support_chat.py", "--no-model", embedding="hash")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "[orders] Order" in out and "is shipped" in out
+    assert "[cancel_order] Cancel order" in out and "is cancelled." in out
+    assert "source: personal-data.md" in out
+    assert "(another customer's): placed; 1 denied call(s) audited" in out

@@ -40,6 +40,7 @@ _COMMAND_MODULES = (
     "supply",
     "price",
     "tune",
+    "support",
 )
 
 for _name in _COMMAND_MODULES:

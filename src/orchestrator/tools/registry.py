@@ -77,6 +77,7 @@ BUILTIN_PROFILES: dict[str, tuple[tuple[str, ...], bool, str]] = {
             "get_discount_eligibility",
             "create_support_ticket",
             "cancel_order",
+            "modify_order",
             "search_knowledge_base",
         ),
         True,

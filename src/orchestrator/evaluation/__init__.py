@@ -1,0 +1,6 @@
+"""Evaluations of the graphs: scenario suites run against any configured model.
+
+- `orchestrator.evaluation.support`: support conversations with the expected final store.
+"""
+
+__all__: list[str] = []
