@@ -1,0 +1,141 @@
+"""The order-fulfilment graph: from an order (structured or text) to a shipped parcel.
+
+```
+START -> [intake] -> validate -> plan -> reserve -> assess -> approval -> decide
+      -> payment -> ship -> notify -> finish -> END
+```
+- `intake` (only for text): the model reads the order into an `OrderDraft` (structured
+  output), with the parser as its fallback; `validate` keeps the model's reading only where
+  the text supports it, and checks the customer (the run context's customer wins: an order
+  for someone else is refused), every SKU and quantity, the address and the service.
+- `plan` chooses the fulfilling location and applies `settings.orders.policy` to short lines
+  (`partial`, `backorder`, `reject`); `reserve` creates and places the order (all planned
+  lines reserved at once) and the draft backorder.
+- `approval` waits for a person when the order's value, a first order or the risk score
+  (`assess`) is above `settings.orders`' thresholds: approve, edit (lower quantities, drop
+  lines) or reject.
+- `payment` authorises through the `PaymentGateway`; `ship` ships with the zone's carrier at
+  the rate table's cost, commits the reservations (ledger rows) and captures.
+- A rejection, a decline, a failure or a cancel before shipping goes to `compensate`: void
+  or refund, cancel the order, release the reservations.
+- `notify` writes the customer's message (the model's, checked, or the template's).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, Literal
+
+from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from orchestrator.graphs.order_fulfilment import nodes
+from orchestrator.graphs.order_fulfilment.state import OrderDraft, OrderInput, OrderState
+from orchestrator.runtime.context import RunContext
+from orchestrator.runtime.deps import NodeModels, Services
+from orchestrator.runtime.nodes import approval_gate, structured_node
+
+__all__ = ["build_order_fulfilment_graph"]
+
+
+def build_order_fulfilment_graph(
+    *, models: NodeModels, services: Services, **_: Any
+) -> StateGraph[OrderState, RunContext, OrderInput, OrderState]:
+    """The order-fulfilment graph, uncompiled.
+
+    Args:
+        models: the nodes' models: `intake` reads text orders, `notify` writes the message.
+        services: the store, the tool runner and the payment gateway (`services.payments`;
+            default an `InProcessGateway` from `settings.orders`).
+
+    Example:
+        >>> graph = build_order_fulfilment_graph(models=models, services=services)
+        >>> app = graph.compile(checkpointer=saver)
+        >>> app.invoke({"customer_id": 3, "lines": [{"sku": "ARD-UNO-001", "qty": 2}]},
+        ...            {"configurable": {"thread_id": "order-1"}},
+        ...            context=RunContext(actor="order-desk"))
+    """
+    builder = StateGraph(OrderState, context_schema=RunContext, input_schema=OrderInput)
+    builder.add_node(
+        "intake",
+        structured_node(
+            models.for_node("intake"),
+            OrderDraft,
+            prompt=partial(nodes.intake_prompt, services=services),
+            fallback=partial(nodes.intake_fallback, services=services),
+            key="proposal",
+            name="intake",
+        )
+        | RunnableLambda(_plain, name="intake_plain"),
+    )
+    builder.add_node("validate", _bind(nodes.validate, services))
+    builder.add_node("plan", partial(nodes.plan, services=services))
+    builder.add_node("reserve", _bind(nodes.reserve, services))
+    builder.add_node("assess", partial(nodes.assess, services=services))
+    builder.add_node(
+        "approval",
+        approval_gate(
+            "release_order",
+            services=services,
+            agent=nodes.AGENT,
+            needs=partial(nodes.approval_needed, services=services),
+            arguments=nodes.approval_arguments,
+        ),
+    )
+    builder.add_node("decide", _bind(nodes.decide, services))
+    builder.add_node("payment", _bind(nodes.payment, services))
+    builder.add_node("ship", _bind(nodes.ship, services))
+    builder.add_node("compensate", _bind(nodes.compensate, services))
+    builder.add_node("notify", partial(nodes.notify, model=models.for_node("notify")))
+    builder.add_node("finish", nodes.finish)
+
+    builder.add_conditional_edges(START, _start)
+    builder.add_edge("intake", "validate")
+    builder.add_conditional_edges("validate", _on("plan", "finish"))
+    builder.add_conditional_edges("plan", _on("reserve", "finish"))
+    builder.add_conditional_edges("reserve", _on("assess", "notify"))
+    builder.add_edge("assess", "approval")
+    builder.add_edge("approval", "decide")
+    builder.add_conditional_edges("decide", _on("payment", "compensate"))
+    builder.add_conditional_edges("payment", _on("ship", "compensate"))
+    builder.add_conditional_edges("ship", _after_ship)
+    builder.add_edge("compensate", "notify")
+    builder.add_edge("notify", "finish")
+    builder.add_edge("finish", END)
+    return builder
+
+
+def _plain(update: dict[str, Any]) -> dict[str, Any]:
+    """The proposal as a plain dict (state stays plain data)."""
+    proposal = update["proposal"]
+    return {
+        **update,
+        "proposal": proposal.model_dump() if isinstance(proposal, OrderDraft) else proposal,
+    }
+
+
+def _start(state: OrderState) -> Literal["intake", "validate"]:
+    return "intake" if state.get("text") and not state.get("lines") else "validate"
+
+
+def _on(go: str, stop: str) -> Any:
+    def route(state: OrderState) -> str:
+        return go if state.get("status") == "running" else stop
+
+    route.__name__ = f"to_{go}_or_{stop}"
+    return route
+
+
+def _after_ship(state: OrderState) -> Literal["notify", "compensate"]:
+    return "notify" if state.get("status") == "completed" else "compensate"
+
+
+def _bind(node: Any, services: Services) -> Any:
+    def run(
+        state: OrderState, config: RunnableConfig, runtime: Runtime[RunContext]
+    ) -> dict[str, Any]:
+        return node(state, config, runtime, services=services)
+
+    run.__name__ = node.__name__
+    return run
