@@ -35,3 +35,13 @@ def test_custom_graph() -> None:
     assert "2 x ARD-UNO-001 written off" in out
     assert "waiting for approval 1" in out and "60 x ARD-MEGA-001 written off" in out
     assert "not adjusted: no product with id 'NOPE-404'" in out
+
+
+def test_order_fulfilment() -> None:
+    done = _run("order_fulfilment.py", "--no-model")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "order #121 shipped" in out and "read by the parser" in out
+    assert "waits for approval 1: order value" in out and "approved by store-manager" in out
+    assert "no product in the catalogue matches 'breadboards'" in out
+    assert "payment declined" in out and "reservations released" in out
