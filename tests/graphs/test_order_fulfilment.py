@@ -466,7 +466,7 @@ def test_cancel_while_waiting_for_approval(shop: OrderShop) -> None:
 @pytest.mark.parametrize(
     ("stage", "payments"),
     [
-        ("assess", []),
+        ("approval", []),
         ("payment", []),
         ("ship", [("authorization", "voided")]),
     ],

@@ -137,8 +137,21 @@ def _fail(reason: str, event: str | None = None) -> dict[str, Any]:
     return {"status": "failed", "reason": reason, "events": [event or f"failed: {reason}"]}
 
 
+def _order_row(services: Services, order_id: int) -> Any:
+    """The order's `status`, `total_cents` and `customer_id` (one cheap read)."""
+    from orchestrator.store.models import Order
+
+    with services.store.engine.connect() as conn:
+        row = conn.execute(
+            select(Order.status, Order.total_cents, Order.customer_id).where(Order.id == order_id)  # type: ignore[call-overload]
+        ).one_or_none()
+    if row is None:
+        raise NotFound("order", order_id, "the run's order is gone")
+    return row
+
+
 def _order_status(services: Services, order_id: int) -> str:
-    return str(services.store.get_order(order_id).status)
+    return str(_order_row(services, order_id).status)
 
 
 # -- intake ---------------------------------------------------------------------------------
@@ -284,6 +297,7 @@ def validate(state: OrderState, config: Any, runtime: Any, *, services: Services
         "service": service,
         "note": (state.get("note") or "")[:500],
         "source": source,
+        "address_on_file": customer.address,
     }
     summary = ", ".join(f"{ln['qty']} x {ln['sku']}" for ln in lines)
     return {"draft": draft, "status": "running", "events": [*events, f"valid: {summary}"]}
@@ -419,14 +433,34 @@ def risk_of(state: OrderState, *, services: Services) -> dict[str, Any]:
     if _INJECTION.search(untrusted):
         signals.append("instructions in the order text or note")
         score += 0.6
-    customer = services.store.get_customer(draft["customer_id"])
-    if customer.address and customer.address.lower() not in draft["shipping_address"].lower():
+    on_file = draft.get("address_on_file", "")
+    if on_file and on_file.lower() not in draft["shipping_address"].lower():
         signals.append("ships to an address that is not the one on file")
         score += 0.3
     if any(ln["qty"] > 50 for ln in draft["lines"]):
         signals.append("a line of more than 50 units")
         score += 0.2
     return {"score": round(min(score, 1.0), 2), "signals": signals}
+
+
+def _earlier_orders(services: Services, state: OrderState) -> int:
+    """The customer's placed, shipped or delivered orders other than this run's."""
+    from sqlalchemy import func
+
+    from orchestrator.store.models import Order
+
+    mine = [i for i in (state.get("order_id"), state.get("backorder_id")) if i is not None]
+    with services.store.engine.connect() as conn:
+        count = conn.execute(
+            select(func.count())
+            .select_from(Order)
+            .where(
+                Order.customer_id == state["draft"]["customer_id"],
+                Order.status.in_(("placed", "shipped", "delivered")),  # type: ignore[attr-defined]
+                Order.id.not_in(mine),  # type: ignore[union-attr]
+            )
+        ).scalar_one()
+    return int(count)
 
 
 def approval_needed(state: OrderState, *, services: Services) -> str | None:
@@ -439,15 +473,8 @@ def approval_needed(state: OrderState, *, services: Services) -> str | None:
     limit = int(settings.approval_order_value * Decimal(100))
     if total > limit:
         reasons.append(f"order value {_money(total)} is above {_money(limit)}")
-    if settings.approve_new_customers:
-        earlier = [
-            o
-            for o in services.store.customer_orders(state["draft"]["customer_id"], limit=50)
-            if o.id not in (state["order_id"], state.get("backorder_id"))
-            and o.status in ("placed", "shipped", "delivered")
-        ]
-        if not earlier:
-            reasons.append(f"first order of customer {state['draft']['customer_id']}")
+    if settings.approve_new_customers and not _earlier_orders(services, state):
+        reasons.append(f"first order of customer {state['draft']['customer_id']}")
     risk = state.get("risk") or {}
     if risk.get("score", 0) >= settings.risk_threshold:
         reasons.append(f"risk {risk['score']} ({'; '.join(risk['signals'])})")
@@ -466,8 +493,14 @@ def approval_arguments(state: OrderState) -> dict[str, Any]:
 
 
 def assess(state: OrderState, *, services: Services) -> dict[str, Any]:
-    """Score the risk before the gate (checkpointed, so the gate sees the same figures)."""
-    return {"risk": risk_of(state, services=services)}
+    """Score the risk and decide whether a person must release the order.
+
+    Runs with `reserve` and is checkpointed with it, so the gate (and a run resumed after a
+    crash or an approval) sees the same figures and the same reason.
+    """
+    risk = risk_of(state, services=services)
+    reason = approval_needed({**state, "risk": risk}, services=services)
+    return {"risk": risk, "approval_reason": reason}
 
 
 def _edited_lines(state: OrderState) -> tuple[list[dict[str, Any]] | None, str | None]:
@@ -548,7 +581,7 @@ def decide(state: OrderState, config: Any, runtime: Any, *, services: Services) 
 def payment(state: OrderState, config: Any, runtime: Any, *, services: Services) -> dict[str, Any]:
     """Authorise the order's total at the gateway and record it; a decline stops the order."""
     order_id = state["order_id"]
-    order = services.store.get_order(order_id)
+    order = _order_row(services, order_id)
     if order.status == "cancelled":
         return {
             "status": "cancelled",

@@ -108,6 +108,8 @@ class OrderState(TypedDict, total=False):
     """The placed order's total."""
     risk: dict[str, Any]
     """`score` (0..1) and `signals`, computed by code."""
+    approval_reason: str | None
+    """Why a person must release the order (None: no approval needed), decided by code."""
     approval: dict[str, Any]
     """The approval gate's result: `approved`, `arguments`, `approval_id`, `decided_by`, `note`."""
     payment: dict[str, Any]
