@@ -533,14 +533,14 @@ def _edited_lines(state: OrderState) -> tuple[list[dict[str, Any]] | None, str |
 def decide(state: OrderState, config: Any, runtime: Any, *, services: Services) -> dict[str, Any]:
     """Act on the person's decision: go on, go on with the edited lines, or stop."""
     order_id = state["order_id"]
-    if _order_status(services, order_id) == "cancelled":
-        return {
-            "status": "cancelled",
-            "reason": "the order was cancelled",
-            "events": ["cancelled while waiting"],
-        }
     approval = state.get("approval") or {}
     if not approval.get("approved", False):
+        if _order_status(services, order_id) == "cancelled":
+            return {
+                "status": "cancelled",
+                "reason": "the order was cancelled",
+                "events": ["cancelled while waiting"],
+            }
         note = approval.get("note") or "no reason given"
         who = approval.get("decided_by") or "a person"
         return {
@@ -663,12 +663,7 @@ def _capture(
 def ship(state: OrderState, config: Any, runtime: Any, *, services: Services) -> dict[str, Any]:
     """Ship the order with the carrier for its zone and service (cost from the rate table)."""
     order_id = state["order_id"]
-    if _order_status(services, order_id) == "cancelled":
-        return {
-            "status": "cancelled",
-            "reason": "the order was cancelled",
-            "events": ["cancelled before shipping"],
-        }
+    # A cancel since the payment: ship_order refuses a cancelled order (caught below).
     ctx = _ctx(services, config, runtime)
     actor = ctx.make_actor()
     service = state["draft"]["service"]
