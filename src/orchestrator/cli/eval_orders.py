@@ -39,7 +39,7 @@ def register(eval_app: typer.Typer) -> None:
         """Run the order scenarios; print pass rates and each failure's reason."""
         from contextlib import nullcontext
 
-        from orchestrator import load_settings
+        from orchestrator.cli._common import settings_for
         from orchestrator.evaluation.orders import (
             SCRIPTED,
             OrderScenarioResult,
@@ -58,11 +58,13 @@ def register(eval_app: typer.Typer) -> None:
             for failure in result.failures:
                 typer.echo(f"     - {failure}")
 
+        settings = settings_for(None)  # a bad ORCH_* setting stops here, named
         server: object = nullcontext()
         if model != SCRIPTED:
             from orchestrator.backends.local.server import ensure_local_server
 
-            server = ensure_local_server(load_settings(models={"default": model}))
+            models = settings.models.model_copy(update={"default": model})
+            server = ensure_local_server(settings.model_copy(update={"models": models}))
         with server:  # type: ignore[attr-defined]
             report = run_order_scenarios(scenarios, model=model, on_result=show)
         summary = report.summary()

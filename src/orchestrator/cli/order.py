@@ -38,10 +38,10 @@ _JSON = typer.Option(False, "--json", help="Print one JSON object.")
 
 
 @contextmanager
-def _orchestrator(db: str | None) -> Iterator[Any]:
+def _orchestrator(db: str | None, settings: Any = None) -> Iterator[Any]:
     from orchestrator.runtime import Orchestrator
 
-    settings = settings_for(db)
+    settings = settings if settings is not None else settings_for(db)
     with open_store(settings, create=False):
         pass  # SchemaMissing (exit 4) with the fix, rather than an empty store made here
     with Orchestrator(settings, upgrade_schema=False) as orch:
@@ -113,20 +113,20 @@ def place(
     from orchestrator.errors import InvalidInput
     from orchestrator.runtime import RunContext
 
-    if not items and not text:
-        raise InvalidInput("--item", None, "give --item SKU:QTY (repeatable) or --text")
-    payload: dict[str, Any] = {"customer_id": customer}
-    if items:
-        payload["lines"] = [_parse_item(raw) for raw in items]
-    for key, value in (
-        ("text", text),
-        ("shipping_address", address),
-        ("service", service),
-        ("note", note),
-    ):
-        if value is not None:
-            payload[key] = value
-    with _orchestrator(db) as orch:
+    with _orchestrator(db) as orch:  # settings, then the store: their errors come first
+        if not items and not text:
+            raise InvalidInput("--item", None, "give --item SKU:QTY (repeatable) or --text")
+        payload: dict[str, Any] = {"customer_id": customer}
+        if items:
+            payload["lines"] = [_parse_item(raw) for raw in items]
+        for key, value in (
+            ("text", text),
+            ("shipping_address", address),
+            ("service", service),
+            ("note", note),
+        ):
+            if value is not None:
+                payload[key] = value
         result = orch.run(
             "order_fulfilment",
             payload,
