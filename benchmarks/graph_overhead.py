@@ -7,6 +7,8 @@ and again, three ways, in one run, on SQLite and then on PostgreSQL:
   notification node gets a valid message at once), so what is measured is the graph and the
   runtime: state, checkpoints (durability "sync"), the run index, the approval gate's check,
   risk scoring, the message checks, the write keys.
+- `nodes`: the same compiled graph invoked directly (no `Orchestrator.run`: no run index rows,
+  no state read afterwards), to tell the graph's own cost from the runtime's.
 - `bare`: a bare LangGraph `StateGraph` of the same steps (validate, plan, reserve, payment,
   ship, notify) calling the same services with idempotency keys, compiled with the same
   checkpointer and run with durability "sync".
@@ -21,6 +23,7 @@ graph/direct.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import tempfile
@@ -186,7 +189,7 @@ def bare_graph(svc: Any, gateway: InProcessGateway, actor: Actor) -> StateGraph[
     for name, fn in zip(names, [validate, plan, reserve, payment, ship, notify], strict=True):
         builder.add_node(name, fn)
     builder.add_edge(START, names[0])
-    for a, b in zip(names, names[1:], strict=False):
+    for a, b in itertools.pairwise(names):
         builder.add_edge(a, b)
     builder.add_edge(names[-1], END)
     return builder
@@ -227,6 +230,17 @@ def measure(url: str, n: int) -> dict[str, list[float]]:
             )
             assert result.values["status"] == "completed", result.values
 
+        compiled = orch.graph("order_fulfilment")
+
+        def nodes_once(i: int) -> None:
+            thread = f"nodes-{run_id}-{i}"
+            compiled.invoke(
+                {"customer_id": CUSTOMER, "lines": LINES},
+                {"configurable": {"thread_id": thread}},
+                context=ctx,
+                durability="sync",
+            )
+
         def bare_once(i: int) -> None:
             thread = f"bare-{run_id}-{i}"
             bare.invoke(
@@ -238,12 +252,17 @@ def measure(url: str, n: int) -> dict[str, list[float]]:
         def direct_once(i: int) -> None:
             place_directly(orch.service, gateway, actor, f"direct-{run_id}-{i}")
 
-        timings: dict[str, list[float]] = {"graph": [], "bare": [], "direct": []}
+        timings: dict[str, list[float]] = {"graph": [], "nodes": [], "bare": [], "direct": []}
         # interleave in rounds so that load on the shared machine hits every variant alike
         rounds = 4
         per = max(1, n // rounds)
         for r in range(rounds):
-            for name, fn in (("graph", graph_once), ("bare", bare_once), ("direct", direct_once)):
+            for name, fn in (
+                ("graph", graph_once),
+                ("nodes", nodes_once),
+                ("bare", bare_once),
+                ("direct", direct_once),
+            ):
                 timings[name] += _time(lambda i, f=fn, r=r: f(r * 1000 + i), per)
         return timings
 
@@ -258,6 +277,7 @@ def report(engine: str, timings: dict[str, list[float]]) -> None:
         print(f"{name:8} {mean:8.1f} {median:8.1f} {p95:8.1f}")
     print(
         f"ratio (medians): graph/bare {means['graph'] / means['bare']:.2f} (target <= 1.3), "
+        f"nodes/bare {means['nodes'] / means['bare']:.2f}, "
         f"graph/direct {means['graph'] / means['direct']:.2f}, "
         f"bare/direct {means['bare'] / means['direct']:.2f}"
     )

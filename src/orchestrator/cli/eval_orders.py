@@ -66,7 +66,7 @@ def register(eval_app: typer.Typer) -> None:
             models = settings.models.model_copy(update={"default": model})
             server = ensure_local_server(settings.model_copy(update={"models": models}))
         with server:  # type: ignore[attr-defined]
-            report = run_order_scenarios(scenarios, model=model, on_result=show)
+            report = run_order_scenarios(scenarios, model=model, settings=settings, on_result=show)
         summary = report.summary()
         if as_json:
             typer.echo(json.dumps(summary))

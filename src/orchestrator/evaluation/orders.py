@@ -178,15 +178,17 @@ def _template(folder: Path) -> Iterator[Path]:
     yield path
 
 
-def _settings(url: str, model: str, orders: dict[str, Any]) -> Any:
+def _settings(url: str, model: str, orders: dict[str, Any], base: Any = None) -> Any:
     from orchestrator.settings import Settings
 
-    base = Settings.defaults()
+    base = base if base is not None else Settings.defaults()
     default = "none:rules" if model == SCRIPTED else model
     return base.model_copy(
         update={
             "store": base.store.model_copy(update={"url": url}),
-            "models": base.models.model_copy(update={"default": default}),
+            "models": base.models.model_copy(
+                update={"default": default, "graphs": {}, "nodes": {}, "fallbacks": []}
+            ),
             "memory": base.memory.model_copy(update={"enabled": False}),
             "orders": base.orders.model_copy(update=orders),
         }
@@ -339,7 +341,12 @@ def _exact(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
 
 
 def run_order_scenario(
-    scenario: OrderScenario, template: Path, folder: Path, *, model: str = SCRIPTED
+    scenario: OrderScenario,
+    template: Path,
+    folder: Path,
+    *,
+    model: str = SCRIPTED,
+    settings: Any = None,
 ) -> OrderScenarioResult:
     """Run one scenario on a fresh copy of `template` and check its expectations."""
     from orchestrator.cli.order import place_result
@@ -350,7 +357,7 @@ def run_order_scenario(
     started = time.perf_counter()
     db = folder / f"{Path(scenario.source or scenario.name).stem}.db"
     shutil.copy(template, db)
-    settings = _settings(f"sqlite:///{db}", model, scenario.settings)
+    settings = _settings(f"sqlite:///{db}", model, scenario.settings, settings)
     models = _scripted_models(scenario) if model == SCRIPTED else None
     failures: list[str] = []
     result = None
@@ -462,6 +469,7 @@ def run_order_scenarios(
     folder: Path,
     *,
     model: str = SCRIPTED,
+    settings: Any = None,
     on_result: Callable[[OrderScenarioResult], None] | None = None,
 ) -> OrdersReport:
     """Run every scenario in `folder` with `model` (`scripted`, or a `provider:model` id).
@@ -470,6 +478,8 @@ def run_order_scenarios(
         folder: the scenario folder.
         model: `scripted` (each scenario's scripted replies; nodes without one use no model)
             or a model id routed to every node (e.g. `llamacpp:smollm2`).
+        settings: where model servers are (`models.base_urls`, timeouts, token caps) and
+            the defaults of everything else; default the built-in defaults.
         on_result: called with each result as it is made (for progress output).
     """
     scenarios = load_order_scenarios(folder)
@@ -479,7 +489,9 @@ def run_order_scenarios(
         _template(Path(tmp)) as template,
     ):
         for scenario in scenarios:
-            outcome = run_order_scenario(scenario, template, Path(tmp), model=model)
+            outcome = run_order_scenario(
+                scenario, template, Path(tmp), model=model, settings=settings
+            )
             results.append(outcome)
             if on_result is not None:
                 on_result(outcome)

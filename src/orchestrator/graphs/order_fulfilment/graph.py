@@ -37,7 +37,12 @@ from orchestrator.runtime.context import RunContext
 from orchestrator.runtime.deps import NodeModels, Services
 from orchestrator.runtime.nodes import approval_gate, structured_node
 
-__all__ = ["build_order_fulfilment_graph"]
+__all__ = ["INTAKE_MAX_TOKENS", "NOTIFY_MAX_TOKENS", "build_order_fulfilment_graph"]
+
+INTAKE_MAX_TOKENS = 400
+"""Cap on the tokens the intake model writes (an `OrderDraft` of a few lines is ~100)."""
+NOTIFY_MAX_TOKENS = 300
+"""Cap on the tokens of the customer's message: a small model must not ramble for minutes."""
 
 
 def build_order_fulfilment_graph(
@@ -61,7 +66,7 @@ def build_order_fulfilment_graph(
     builder.add_node(
         "intake",
         structured_node(
-            models.for_node("intake"),
+            _capped(models.for_node("intake"), INTAKE_MAX_TOKENS),
             OrderDraft,
             prompt=partial(nodes.intake_prompt, services=services),
             fallback=partial(nodes.intake_fallback, services=services),
@@ -98,7 +103,9 @@ def build_order_fulfilment_graph(
     builder.add_node(
         "notify",
         _chain(
-            _pure(partial(nodes.notify, model=models.for_node("notify"))),
+            _pure(
+                partial(nodes.notify, model=_capped(models.for_node("notify"), NOTIFY_MAX_TOKENS))
+            ),
             _pure(nodes.finish),
             always=True,
         ),
@@ -114,6 +121,12 @@ def build_order_fulfilment_graph(
     builder.add_edge("compensate", "notify")
     builder.add_edge("notify", END)
     return builder
+
+
+def _capped(model: Any, max_tokens: int) -> Any:
+    """The model with a cap on generated tokens per call (when it takes one)."""
+    bind = getattr(model, "bind", None)
+    return bind(max_tokens=max_tokens) if callable(bind) else model
 
 
 def _plain(update: dict[str, Any]) -> dict[str, Any]:

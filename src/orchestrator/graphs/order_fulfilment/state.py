@@ -51,8 +51,8 @@ class Notification(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    subject: str = Field(max_length=200)
-    body: str = Field(max_length=3000)
+    subject: str = Field(max_length=120)
+    body: str = Field(max_length=1000)
 
 
 class OrderInput(TypedDict, total=False):
