@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -38,6 +38,7 @@ __all__ = [
     "LocalModelSettings",
     "MemorySettings",
     "ModelSettings",
+    "OrderSettings",
     "PricingSettings",
     "RuntimeSettings",
     "Settings",
@@ -248,6 +249,30 @@ class PricingSettings(_Section):
     estimate of its own; otherwise it is pooled with its category."""
 
 
+class OrderSettings(_Section):
+    """How the order-fulfilment graph fulfils: short stock, approvals, payment, capture."""
+
+    policy: Literal["partial", "backorder", "reject"] = "partial"
+    """A line short of stock: `partial` ships what is available and drops the rest, `backorder`
+    ships what is available and puts the rest in a draft backorder order, `reject` fails the
+    whole order (nothing is written)."""
+    approval_order_value: Decimal = Field(default=Decimal("250"), ge=0)
+    """Orders whose goods are worth more than this (store currency) wait for a person."""
+    approve_new_customers: bool = True
+    """A customer's first order (no earlier placed, shipped or delivered order) waits."""
+    risk_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Orders whose risk score (computed by code from its signals) reaches this wait."""
+    capture: Literal["on_ship", "on_payment"] = "on_ship"
+    """When the authorised payment is captured: when the order ships, or right away."""
+    locations: list[str] = Field(default_factory=list)
+    """Locations that may fulfil, in order of preference (default: every location, the main
+    warehouse first)."""
+    decline_over_cents: int | None = Field(default=None, ge=0)
+    """The in-process demo gateway declines payments above this (tests, demos)."""
+    decline_customers: list[int] = Field(default_factory=list)
+    """The in-process demo gateway declines these customers' payments (tests, demos)."""
+
+
 class CheckpointSettings(_Section):
     """Where graph runs keep their checkpoints (what lets a run resume after a crash)."""
 
@@ -415,6 +440,7 @@ class Settings(BaseSettings):
     supply: SupplySettings = Field(default_factory=SupplySettings)
     pricing: PricingSettings = Field(default_factory=PricingSettings)
     tuning: TuningSettings = Field(default_factory=TuningSettings)
+    orders: OrderSettings = Field(default_factory=OrderSettings)
 
     @classmethod
     def defaults(cls) -> Settings:

@@ -86,3 +86,13 @@ def test_support_chat() -> None:
     assert "[cancel_order] Cancel order" in out and "is cancelled." in out
     assert "source: personal-data.md" in out
     assert "(another customer's): placed; 1 denied call(s) audited" in out
+
+
+def test_order_fulfilment() -> None:
+    done = _run("order_fulfilment.py", "--no-model")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "order #121 shipped" in out and "read by the parser" in out
+    assert "waits for approval 1: order value" in out and "approved by store-manager" in out
+    assert "no product in the catalogue matches 'breadboards'" in out
+    assert "payment declined" in out and "reservations released" in out

@@ -41,6 +41,7 @@ _COMMAND_MODULES = (
     "price",
     "tune",
     "support",
+    "order",
 )
 
 for _name in _COMMAND_MODULES:
