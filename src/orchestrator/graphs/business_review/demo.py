@@ -17,6 +17,8 @@ def demo_steps(orch: Any, console: Any) -> list[tuple[str, bool, str]]:
     Returns:
         `(step, ok, detail)` per step, for the demo's summary.
     """
+    from datetime import timedelta
+
     from sqlalchemy import func, select
 
     from orchestrator.runtime import RunContext
@@ -26,8 +28,17 @@ def demo_steps(orch: Any, console: Any) -> list[tuple[str, bool, str]]:
         with orch.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(StockLedger)).scalar_one())
 
+    # The seeded history's last week (the demo's own orders and receipts happen "today", days
+    # after the seeded history ends, and would make the reviewed week an almost empty one).
+    with orch.engine.connect() as conn:
+        last_sale = conn.execute(
+            select(func.max(StockLedger.created_at)).where(StockLedger.kind == "sale")  # type: ignore[arg-type]
+        ).scalar()
+    payload = (
+        {} if last_sale is None else {"as_of": (last_sale.date() + timedelta(days=1)).isoformat()}
+    )
     before = ledger_rows()
-    result = orch.run("business_review", {}, context=RunContext(actor=REVIEWER, channel="cli"))
+    result = orch.run("business_review", payload, context=RunContext(actor=REVIEWER, channel="cli"))
     values = result.values
     review = values.get("review", {})
     kpis = values.get("kpis", {})
