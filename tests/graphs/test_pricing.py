@@ -522,3 +522,17 @@ def test_sigkill_in_apply_then_resume_writes_each_price_once(store_url: str) -> 
             if e.operation == "set_price"
         ]
         assert sorted(outcomes) == ["ok", "ok", "ok", "replayed"]
+
+
+def test_items_under_an_open_promotion_are_left_alone_unless_asked(shop: TestShop) -> None:
+    promo = {"id": "PR-TEST", "start": "2026-10-25", "end": "2026-11-07", "discount_pct": 20}
+    with shop.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE product SET attributes = :a WHERE sku = 'CHEM-SET-001'"),
+            {"a": json.dumps({"promotions": [promo]})},
+        )
+    orch = shop.orchestrator(models=NoModel(model_name="rules"))
+    held = _changes(orch.run("pricing", {"dry_run": True}, context=ANN))["CHEM-SET-001"]
+    assert held["status"] == "skipped" and "open promotion PR-TEST" in held["detail"]
+    asked = orch.run("pricing", {"dry_run": True, "change_promoted": True}, context=ANN)
+    assert _changes(asked)["CHEM-SET-001"]["status"] == "dry_run"

@@ -210,6 +210,36 @@ def test_knowledge_tool(shop: Any) -> None:
         shop.invoke(shop.ctx("analyst"), "search_knowledge_base", {"query": "cycle counts"})
 
 
+def test_pricing_tool(shop: Any) -> None:
+    from orchestrator.errors import InvalidInput, PermissionDenied
+
+    ctx = shop.ctx("pricing")
+    change = shop.invoke(
+        ctx, "set_price", {"sku": "ARD-UNO-R3", "price_cents": 2300, "reason": "price move"}
+    )
+    assert (change.old_price_cents, change.new_price_cents, change.floor_cents) == (
+        2400,
+        2300,
+        1575,
+    )
+    assert change.agent == "pricing"
+    with pytest.raises(InvalidInput, match="margin floor"):
+        shop.invoke(ctx, "set_price", {"sku": "ARD-UNO-R3", "price_cents": 1574, "reason": "x" * 3})
+    # Least privilege: the pricing agent sets prices and nothing else; nobody else sets prices.
+    with pytest.raises(PermissionDenied):
+        shop.invoke(
+            ctx,
+            "adjust_quantity",
+            {"sku": "PSU-12V", "location": "WH-MAIN", "delta": -1, "reason": "x" * 3},
+        )
+    with pytest.raises(PermissionDenied):
+        shop.invoke(
+            shop.ctx("inventory"),
+            "set_price",
+            {"sku": "ARD-UNO-R3", "price_cents": 2200, "reason": "cheaper"},
+        )
+
+
 def test_every_tool_is_exercised() -> None:
     import pathlib
     import re
