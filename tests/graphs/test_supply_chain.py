@@ -236,6 +236,28 @@ def test_dry_run_proposes_and_writes_nothing(shop: TestShop) -> None:
     assert "What to reorder" in values["report"]
 
 
+def test_a_tuned_order_quantity_sets_the_order_up_to_level(shop: TestShop) -> None:
+    from orchestrator.store.services import Actor
+
+    orch = _rules(shop)
+    first = orch.run("supply_chain", {"as_of": AS_OF, "dry_run": True}, context=BUYER)
+    need = first.values["needs"][0]
+    sku, location, point = need["sku"], need["location"], need["reorder_point"]
+    shop.service.set_inventory_policy(
+        sku,
+        location,
+        reorder_point=point,
+        safety_stock=0,
+        order_quantity=37,
+        reason="tuned",
+        actor=Actor("planner"),
+    )
+    again = orch.run("supply_chain", {"as_of": AS_OF, "dry_run": True}, context=BUYER)
+    tuned = next(n for n in again.values["needs"] if (n["sku"], n["location"]) == (sku, location))
+    assert tuned["order_up_to"] == point + 37
+    assert tuned["need_qty"] == point + 37 - tuned["position"]
+
+
 def test_zero_demand_still_orders_a_sane_quantity(shop: TestShop) -> None:
     # Months after the last sale: no demand in the window at all.
     values = (

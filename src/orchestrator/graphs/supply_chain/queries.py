@@ -1,8 +1,7 @@
 """The supply-chain graph's reads: SQL aggregations over the store, never the raw ledger in Python.
 
 - `reorder_policy()`: where the reorder point (and an order-up-to level, when a policy has one)
-  comes from. Today that is `stock.reorder_point`; when inventory tuning's policy table lands,
-  this one function changes and nothing else.
+  comes from: `stock.reorder_point`, and inventory tuning's order quantity where it set one.
 - `positions()`: inventory position per SKU x location, in one statement:
   `on_hand + on_order - reserved - backorders`, with `reserved` the open reservations that
   stock covers and `backorders` the reserved units beyond on hand (so `reserved + backorders`
@@ -23,7 +22,7 @@ from sqlalchemy import Integer, and_, case, func, literal, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
-from orchestrator.store.models import LedgerKind, PurchaseOrderStatus, utcnow
+from orchestrator.store.models import InventoryPolicy, LedgerKind, PurchaseOrderStatus, utcnow
 from orchestrator.store.services._core import (
     LEDGER,
     OFFER,
@@ -53,20 +52,40 @@ OPEN_PO_STATUSES = (
 )
 """Purchase orders whose outstanding units count as on order (drafts do not)."""
 
+POLICY = InventoryPolicy.__table__  # type: ignore[attr-defined]
+
 
 def reorder_policy() -> Select[Any]:
     """(sku, location, reorder_point, order_up_to) for every SKU x location with a policy.
 
-    The one place the graph learns reorder points: `stock.reorder_point` today, and no
-    order-up-to level (the graph then orders up to the reorder point plus
-    `supply.cover_days` of demand). Inventory tuning's policy table replaces this query.
+    The one place the graph learns reorder points: `stock.reorder_point` (which
+    `set_inventory_policy` keeps equal to the tuned policy's), and, where inventory tuning set
+    an order quantity, the order-up-to level `reorder_point + order_quantity` (an (s, Q)
+    policy ordered as (s, S)). Without one the graph orders up to the reorder point plus
+    `supply.cover_days` of demand.
     """
-    return select(
-        STOCK.c.sku.label("sku"),
-        STOCK.c.location.label("location"),
-        STOCK.c.reorder_point.label("reorder_point"),
-        literal(None, Integer).label("order_up_to"),
-    ).where(STOCK.c.reorder_point.is_not(None))
+    order_up_to = case(
+        (
+            POLICY.c.order_quantity.is_not(None),
+            STOCK.c.reorder_point + POLICY.c.order_quantity,
+        ),
+        else_=literal(None, Integer),
+    )
+    return (
+        select(
+            STOCK.c.sku.label("sku"),
+            STOCK.c.location.label("location"),
+            STOCK.c.reorder_point.label("reorder_point"),
+            order_up_to.label("order_up_to"),
+        )
+        .select_from(
+            STOCK.outerjoin(
+                POLICY,
+                and_(POLICY.c.sku == STOCK.c.sku, POLICY.c.location == STOCK.c.location),
+            )
+        )
+        .where(STOCK.c.reorder_point.is_not(None))
+    )
 
 
 @dataclass(frozen=True, slots=True)
