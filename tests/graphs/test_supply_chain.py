@@ -423,6 +423,21 @@ def test_model_explanations_kept_only_when_faithful(shop: TestShop, fake_price: 
         assert first["explanation"].startswith(first["chosen"]["supplier_name"])
 
 
+def test_a_model_that_repeats_itself_orders_once(shop: TestShop) -> None:
+    """What SmolLM2 answered for the urgent request (2026-11-29): the item ten times, no number."""
+    repeated = json.dumps({"items": [{"phrase": "Arduino kits", "qty": None}] * 10})
+    model = ScriptedModel(responses=[AIMessage(content=repeated), AIMessage(content="{}")])
+    ask = {"as_of": AS_OF, "text": URGENT + ", need 40 more"}
+    local = shop.orchestrator(models=model).run("supply_chain", ask, context=BUYER)
+    rules = _rules(shop).run("supply_chain", ask, context=BUYER)
+    assert local.values["request_source"] == "model"
+    assert local.values["request"]["items"] == [
+        {"phrase": "Arduino kits", "qty": 40, "additional": True}
+    ]
+    for key in ("need_by", "needs", "orders"):
+        assert local.values[key] == rules.values[key], key
+
+
 def test_urgent_request_when_stock_is_not_low_says_so(shop: TestShop) -> None:
     orch = _rules(shop)
     before = _count(shop, PurchaseOrder)
@@ -511,6 +526,7 @@ def test_the_same_sku_twice_is_one_line(shop: TestShop) -> None:
     )
     [order] = first.values["orders"]
     assert [(ln["sku"], ln["qty"]) for ln in order["lines"]] == [("ARD-UNO-001", 15)]
+    assert "ARD-UNO-001 was asked for twice: 10 + 5 units" in first.values["notes"]
 
 
 def test_bad_run_input_is_refused_before_anything(shop: TestShop) -> None:

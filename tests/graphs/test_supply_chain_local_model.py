@@ -1,8 +1,7 @@
 """The supply-chain graph on the real local model (SmolLM2 through llama-server).
 
 Whatever the small model reads or writes, the numbers and the order are code's: the need date,
-the quantity, the supplier and the totals are the same as on the rules-only path, and an
-explanation is kept only when it names the chosen supplier and changes no number.
+the quantity, the supplier and the totals are the same as on the rules-only path.
 """
 
 from __future__ import annotations
@@ -35,9 +34,12 @@ def test_urgent_request_on_the_local_model(tmp_path: Path, llama_server: object)
     models = {
         "default": "llamacpp:smollm2",
         "base_urls": {"llamacpp": llama_server.base_url},  # type: ignore[attr-defined]
-        "timeout_s": 120,
-        "max_retries": 1,
-        "max_tokens": 400,
+        # The model reads the request; explanations take the template (one model call keeps
+        # the test within a minute or two on a loaded 2-core machine).
+        "nodes": {"supply_chain.explain": "none:rules"},
+        "timeout_s": 60,
+        "max_retries": 0,
+        "max_tokens": 200,
     }
     ask = {"text": REQUEST, "as_of": "2026-11-01"}
     with seeded_shop(tmp_path / "shop.db", models=models) as shop:
@@ -50,10 +52,9 @@ def test_urgent_request_on_the_local_model(tmp_path: Path, llama_server: object)
     for key in ("need_by", "needs", "orders"):
         assert local.values[key] == rules.values[key], key
     assert local.status == rules.status == "waiting"
-    sources = [c["explanation_source"] for c in local.values["choices"]]
     print(
-        f"\nlocal model: request read by {local.values['request_source']}, explanations "
-        f"{sources}, {seconds:.1f} s; notes {local.values['request'].get('notes')}"
+        f"\nlocal model: request read by {local.values['request_source']} in {seconds:.1f} s; "
+        f"read {local.values['request'].get('items')}; notes {local.values['request'].get('notes')}"
     )
     for choice in local.values["choices"]:
         assert choice["chosen"]["supplier_name"] in choice["explanation"]

@@ -177,10 +177,34 @@ def intake(state: SupplyChainState, *, services: Services, model: Any) -> dict[s
                 checked = _checked_item(services, item, problems, asked["phrase"])
                 if checked is not None:
                     items.append(checked.model_dump())
-    update["items"] = items
+    update["items"] = _merged(items, update["notes"])
     update["urgent"] = bool(text or state.get("items"))
     update["problems"] = problems
     return update
+
+
+def _merged(items: list[dict[str, Any]], notes: list[str]) -> list[dict[str, Any]]:
+    """One item per SKU x location: quantities of the same kind add up; otherwise the first
+    stands (so a repeated request never orders twice)."""
+    out: dict[tuple[str, str | None], ItemRequest] = {}
+    for raw in items:
+        item = ItemRequest.model_validate(raw)
+        key = (item.sku, item.location)
+        first = out.get(key)
+        if first is None:
+            out[key] = item
+        elif (
+            first.qty is not None
+            and item.qty is not None
+            and first.additional == item.additional
+            and first.group == item.group
+            and first.group is None
+        ):
+            out[key] = first.model_copy(update={"qty": first.qty + item.qty})
+            notes.append(f"{item.sku} was asked for twice: {first.qty} + {item.qty} units")
+        else:
+            notes.append(f"{item.sku} was asked for more than once: the first request stands")
+    return [item.model_dump() for item in out.values()]
 
 
 def _check_location(services: Services, location: str) -> None:

@@ -284,7 +284,14 @@ def check_proposal(proposal: RequestProposal, text: str) -> tuple[RequestProposa
     numbers |= {v for w, v in _NUMBER_WORDS.items() if re.search(rf"\b{w}\b", low)}
     kept: list[AskedItem] = []
     notes: list[str] = []
+    seen: set[str] = set()
     for item in proposal.items:
+        key = " ".join(phrase_words(item.phrase))
+        if key in seen:
+            # A small model repeats itself: the same item named twice is asked for once.
+            notes.append(f"dropped a repeat of the model's item {item.phrase!r}")
+            continue
+        seen.add(key)
         words = phrase_words(item.phrase)
         if not words or not all(w in low or f"{w}s" in low for w in words):
             notes.append(f"dropped the model's item {item.phrase!r}: not in the request")
