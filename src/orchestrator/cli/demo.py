@@ -382,14 +382,56 @@ def run_demo(
         console.rule("[bold]3. customer support: the model proposes, the code disposes")
         console.print(f"  model: {result.model}")
         _support(orch, picks, result, console)
-    console.rule("[bold]4. check the books")
-    engine = make_engine(settings.store)
-    try:
-        _check_books(engine, report, result, console)
-    finally:
-        engine.dispose()
+        number = 4
+        for graph, title in GRAPH_SECTIONS_BEFORE_CHECK:
+            if _graph_section(orch, graph, f"{number}. {title}", result, console):
+                number += 1
+        console.rule(f"[bold]{number}. check the books")
+        engine = make_engine(settings.store)
+        try:
+            _check_books(engine, report, result, console)
+        finally:
+            engine.dispose()
+        number += 1
+        for graph, title in GRAPH_SECTIONS_AFTER_CHECK:
+            if _graph_section(orch, graph, f"{number}. {title}", result, console):
+                number += 1
     result.seconds = time.perf_counter() - started
     return result
+
+
+GRAPH_SECTIONS_BEFORE_CHECK: tuple[tuple[str, str], ...] = (
+    ("order_fulfilment", "order fulfilment: reserve, approve, pay, ship, notify"),
+    ("supply_chain", "supply chain: the urgent reorder, approved, sent and received"),
+    ("inventory_tuning", "inventory tuning: forecasts into approved policy changes"),
+    ("pricing", "pricing: markdowns and price moves within the guard rails"),
+)
+"""Built-in graphs whose `demo_steps` run before the books are checked: none of them may leave
+a discrepancy behind (the check must find exactly the injected anomalies)."""
+
+GRAPH_SECTIONS_AFTER_CHECK: tuple[tuple[str, str], ...] = (
+    ("auditor", "inventory auditor: detect, diagnose, fix, re-check, escalate"),
+    ("business_review", "business review: KPIs, the analyst crew, memory, a report"),
+)
+"""Built-in graphs whose `demo_steps` run after the check (the auditor repairs the anomalies the
+check found; the review reports on the week)."""
+
+
+def _graph_section(orch: Any, graph: str, title: str, result: DemoResult, console: Console) -> bool:
+    """Run a built-in graph's `demo_steps(orch, console)` when the graph is installed."""
+    import importlib
+
+    if graph not in orch.graphs():
+        return False
+    console.rule(f"[bold]{title}")
+    demo_steps = importlib.import_module(f"orchestrator.graphs.{graph}").demo_steps
+    try:
+        steps = demo_steps(orch, console)
+    except OrchestratorError as exc:
+        steps = [(f"{graph} demo", False, f"{type(exc).__name__}: {exc}")]
+    for name, ok, detail in steps:
+        _step(result, console, name, ok, detail)
+    return True
 
 
 def _summary(result: DemoResult, console: Console) -> None:

@@ -43,6 +43,7 @@ __all__ = [
     "OrderStatus",
     "Payment",
     "PaymentKind",
+    "PriceHistory",
     "Product",
     "PurchaseOrder",
     "PurchaseOrderLine",
@@ -255,6 +256,37 @@ class Product(SQLModel, table=True):
     weight_grams: int = Field(default=500, ge=0)
     active: bool = True
     attributes: dict[str, Any] = _json(default_factory=dict)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PriceHistory(SQLModel, table=True):
+    """Append-only: one row per change of a product's list price, never updated or deleted.
+
+    Written by `StoreService.set_price` in the same transaction as the change; the product's
+    price at any time is the `new_price_cents` of its last row before then (or, before its
+    first row, that row's `old_price_cents`).
+    """
+
+    __tablename__ = "price_history"
+    __table_args__ = (Index("ix_price_history_sku_at", "sku", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sku: str = Field(foreign_key="product.sku", max_length=64)
+    old_price_cents: int
+    new_price_cents: int
+    cost_cents: int
+    """The unit cost when the price was set (what the margin floor was computed from)."""
+    floor_cents: int
+    """The margin floor the new price was checked against."""
+    kind: str = Field(max_length=24)
+    """`markdown` (near expiry or overstock), `move` (elasticity) or `manual`."""
+    reason: str = Field(default="", max_length=500)
+    actor: str = Field(max_length=64)
+    agent: str | None = Field(default=None, max_length=32)
+    thread_id: str | None = Field(default=None, max_length=200)
+    """The LangGraph run that set it, if any."""
+    approval_id: int | None = None
+    """The approval that allowed it, when it needed one."""
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

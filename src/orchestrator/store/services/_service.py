@@ -7,6 +7,7 @@ from orchestrator.store.services.integrations import IntegrationsMixin
 from orchestrator.store.services.orders import OrdersMixin
 from orchestrator.store.services.payments import PaymentsMixin
 from orchestrator.store.services.policy import PolicyMixin
+from orchestrator.store.services.prices import PricesMixin
 from orchestrator.store.services.procurement import ProcurementMixin
 from orchestrator.store.services.reads import ReadsMixin
 from orchestrator.store.services.returns import ReturnsMixin
@@ -24,6 +25,7 @@ class StoreService(
     PolicyMixin,
     IntegrationsMixin,
     ApprovalsMixin,
+    PricesMixin,
     ReadsMixin,
 ):
     """The one way to read and change the operations store.

@@ -10,7 +10,7 @@ Existing reorder points are carried over: each stock row with a reorder point ge
 history row, so the history starts from what the store already used.
 
 Revision ID: 0005_policy
-Revises: 0002_runtime
+Revises: 0006_pricing
 Create Date: 2026-11-29 04:30:00
 """
 
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_policy"
-down_revision: str | Sequence[str] | None = "0002_runtime"
+down_revision: str | Sequence[str] | None = "0006_pricing"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
