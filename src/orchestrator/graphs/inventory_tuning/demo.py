@@ -54,15 +54,26 @@ def demo_steps(
         context=ctx,
     )
     large = sum(bool(p.get("needs_approval")) for p in first.values.get("pairs", []))
-    steps.append(
-        (
-            "tuning pauses for the large changes",
-            first.status == "waiting" and len(first.approval_ids) == 1 and large > 0,
-            f"run {first.thread_id[:12]}..: {first.status}, approval "
-            f"{first.approval_ids[0] if first.approval_ids else '-'} for {large} changes "
-            f"above {round(orch.settings.tuning.approve_above * 100)}%",
+    expected_large = sum(bool(p.get("needs_approval")) for p in dry.values.get("pairs", []))
+    threshold = round(orch.settings.tuning.approve_above * 100)
+    if expected_large:  # the dry run saw changes a person must approve: the run waits for one
+        steps.append(
+            (
+                "tuning pauses for the large changes",
+                first.status == "waiting" and len(first.approval_ids) == 1 and large > 0,
+                f"run {first.thread_id[:12]}..: {first.status}, approval "
+                f"{first.approval_ids[0] if first.approval_ids else '-'} for {large} changes "
+                f"above {threshold}%",
+            )
         )
-    )
+    else:  # a small shop's history may move no policy that far: nothing to approve
+        steps.append(
+            (
+                "no change above the approval threshold: applied without asking",
+                first.status == "completed" and not first.approval_ids,
+                f"run {first.thread_id[:12]}..: {first.status}; no change above {threshold}%",
+            )
+        )
     done = orch.resume(first.thread_id, "approve", by=MANAGER) if first.approval_ids else first
     pairs: list[dict[str, Any]] = done.values.get("pairs", [])
     applied = [p for p in pairs if p["status"] == "applied"]
@@ -80,9 +91,10 @@ def demo_steps(
     ]
     steps.append(
         (
-            "approved, every change applied once",
+            "every change applied once" + (", after approval" if first.approval_ids else ""),
             done.status == "completed" and bool(applied) and agree and len(writes) == len(applied),
-            f"approved by {MANAGER}; {len(applied)} policies set, {len(writes)} audited writes; "
+            f"{'approved by ' + MANAGER + '; ' if first.approval_ids else ''}{len(applied)} "
+            f"policies set, {len(writes)} audited writes; "
             "stock reorder points match the policies",
         )
     )
