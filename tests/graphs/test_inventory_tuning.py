@@ -366,7 +366,7 @@ def test_demo_steps(tmp_path: Path) -> None:
     assert [name for name, _, _ in steps] == [
         "tuning proposes without writing (dry run)",
         "tuning pauses for the large changes",
-        "approved, every change applied once",
+        "every change applied once, after approval",
         "tuning report written",
     ]
     assert all(ok for _, ok, _ in steps), steps
