@@ -366,7 +366,7 @@ def test_demo_steps(tmp_path: Path) -> None:
     assert [name for name, _, _ in steps] == [
         "tuning proposes without writing (dry run)",
         "tuning pauses for the large changes",
-        "approved, every change applied once",
+        "every change applied once, after approval",
         "tuning report written",
     ]
     assert all(ok for _, ok, _ in steps), steps
@@ -455,3 +455,16 @@ def test_a_store_without_sales_tunes_nothing(tmp_path: Path) -> None:
         assert pair["status"] == "no_demand" and "no sales history" in pair["reason"]
         assert orch.service.get_inventory_policy("A-1", "WH-MAIN") is None
         assert orch.service.get_stock("A-1", "WH-MAIN")[0].reorder_point == 3
+
+
+def test_tuning_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator import ConfigError, load_settings
+
+    monkeypatch.setenv("ORCH_TUNING__SERVICE_LEVELS", '{"dairy": 0.97}')
+    monkeypatch.setenv("ORCH_TUNING__APPROVE_ABOVE", "0.8")
+    settings = load_settings()
+    assert settings.tuning.service_levels == {"dairy": 0.97}
+    assert settings.tuning.approve_above == 0.8
+    monkeypatch.setenv("ORCH_TUNING__SERVICE_LEVELS", '{"dairy": 1.5}')
+    with pytest.raises(ConfigError, match="ORCH_TUNING__SERVICE_LEVELS"):
+        load_settings()

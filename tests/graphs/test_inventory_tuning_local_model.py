@@ -25,7 +25,8 @@ _spec.loader.exec_module(_backends)
 local_pieces = _backends.local_pieces
 llama_server = _backends.llama_server
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# The machines are shared: under load SmolLM2 falls from ~47 to a few tokens/s.
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
 def test_smollm2_reasons_are_checked(llama_server: Any, tmp_path: Path) -> None:
@@ -38,12 +39,14 @@ def test_smollm2_reasons_are_checked(llama_server: Any, tmp_path: Path) -> None:
             "base_urls": {"llamacpp": llama_server.base_url},
             "timeout_s": 300,
             "max_retries": 0,
-            "max_tokens": 200,
+            "max_tokens": 150,
         },
-        tuning={"max_explained": 3, "approve_above": 1000.0, "charts": 0},
+        tuning={"max_explained": 2, "approve_above": 1000.0, "charts": 0},
     ) as shop:
         orch = shop.orchestrator()
-        done = orch.run("inventory_tuning", {"location": "WH-MAIN"}, context=RunContext(actor="t"))
+        done = orch.run(
+            "inventory_tuning", {"location": "WH-MAIN", "limit": 4}, context=RunContext(actor="t")
+        )
         assert done.status == "completed"
         plans = [PairPlan.model_validate(p) for p in done.values["pairs"]]
         from_model = [p for p in plans if p.reason_source == "model"]
