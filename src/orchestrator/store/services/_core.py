@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import random
 import re
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -20,9 +22,9 @@ from enum import Enum
 from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.sql.dml import Insert
 
 from orchestrator.errors import (
@@ -38,6 +40,7 @@ from orchestrator.errors import (
     PermissionDenied,
     StoreError,
     UnknownSku,
+    WriteConflict,
 )
 from orchestrator.settings import Settings
 from orchestrator.store.models import (
@@ -105,6 +108,14 @@ IDEMPOTENCY_INSERT = insert(IDEMPOTENCY)
 IDEMPOTENCY_SELECT = select(
     IDEMPOTENCY.c.operation, IDEMPOTENCY.c.request_hash, IDEMPOTENCY.c.result
 ).where(IDEMPOTENCY.c.key == bindparam("key_"))
+
+_LOCK_STOCK = (
+    select(STOCK.c.sku, STOCK.c.location)
+    .where(tuple_(STOCK.c.sku, STOCK.c.location).in_(bindparam("keys_", expanding=True)))
+    .order_by(STOCK.c.sku, STOCK.c.location)
+    .with_for_update(key_share=True)
+)
+"""Lock stock rows in (sku, location) order: PostgreSQL's LockRows runs above the Sort."""
 
 HINTS: dict[str, str] = {
     "order": "check the id with get_order or customer_orders",
@@ -537,8 +548,16 @@ class _FirstCall:
     principal: str | None
 
 
-def _sqlstate(exc: DBAPIError) -> str | None:
-    return cast(str | None, getattr(exc.orig, "sqlstate", None))
+_ATTEMPTS = 5
+"""How many times a write is tried when the database reports a deadlock or serialization
+failure before it gives up with `WriteConflict`."""
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a driver error, wrapped by SQLAlchemy or raw (None on SQLite)."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    state = getattr(orig, "sqlstate", None)
+    return state if isinstance(state, str) else None
 
 
 class _Core:
@@ -562,6 +581,8 @@ class _Core:
         self._driver_integrity: type[Exception] = (
             dbapi.IntegrityError if dbapi is not None else IntegrityError
         )
+        # The bookkeeping statements run on the driver's cursor: its errors arrive unwrapped.
+        self._driver_error: type[Exception] = dbapi.Error if dbapi is not None else DBAPIError
 
     # -- the write path -----------------------------------------------------------------
 
@@ -675,11 +696,16 @@ class _Core:
                 if error is caught:
                     raise
                 raise error from caught
-            except OperationalError as exc:
-                if _sqlstate(exc) in _RETRYABLE_SQLSTATES and attempt < 5:
+            except (DBAPIError, self._driver_error) as exc:
+                state = _sqlstate(exc)
+                if state in _RETRYABLE_SQLSTATES and attempt < _ATTEMPTS:
+                    # Lock order makes deadlocks impossible between the services' own writes;
+                    # this covers serialization failures and writers outside the services.
+                    time.sleep(random.uniform(0.0, 0.005 * 2**attempt))
                     continue
-                self._audit_failure(operation, audit_args, actor, key, reason, exc)
-                raise
+                error = self._driver_failure(operation, attempt, state, exc)
+                self._audit_failure(operation, audit_args, actor, key, reason, error)
+                raise error from None
 
     def _replayed(self, tx: Tx, key: str, digest: str, view: type[V], first: _FirstCall) -> V:
         if first.principal is not None and first.principal != tx.actor.principal[:100]:
@@ -1113,15 +1139,59 @@ class _Core:
         if conn.execute(select(LOCATION.c.code).where(LOCATION.c.code == code)).first() is None:
             raise NotFound("location", code, "list locations with get_stock or the seed data")
 
+    @staticmethod
+    def _driver_failure(
+        operation: str, attempt: int, state: str | None, exc: BaseException
+    ) -> StoreError:
+        """The domain error for a database error the write could not get past.
+
+        Never the driver's message: it can quote row values.
+        """
+        if state is not None and state.startswith("22"):
+            # Data exception: a value the column cannot hold slipped past validation.
+            return InvalidInput(
+                "arguments",
+                f"SQLSTATE {state}",
+                "a value does not fit the store's columns (too large, or a character the "
+                "database cannot store); nothing was changed",
+            )
+        if state in _RETRYABLE_SQLSTATES:
+            cause = "deadlock" if state == "40P01" else "serialization failure"
+        else:
+            cause = f"{type(exc).__name__}" + (f", SQLSTATE {state}" if state else "")
+        return WriteConflict(operation, attempt, cause)
+
     def _locked(self, conn: Connection, table: Table, entity: str, key: int) -> Any:
-        """The row with id `key`, locked for this transaction on PostgreSQL (FOR UPDATE)."""
+        """The row with id `key`, locked for this transaction on PostgreSQL.
+
+        `FOR NO KEY UPDATE`: it blocks other writers of the row but not the key-share locks
+        that inserting a row referencing it takes (a reservation for an order), so a write
+        holding a stock row never waits on an order row's lock for its foreign key.
+        """
         stmt = select(table).where(table.c.id == key)
         if self._postgres:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update(key_share=True)
         row = conn.execute(stmt).mappings().first()
         if row is None:
             raise NotFound(entity, key, HINTS.get(entity, ""))
         return row
+
+    def _lock_stock(self, tx: Tx, keys: Iterable[tuple[str, str]]) -> None:
+        """Lock the stock rows of `keys` up front, in one global order (PostgreSQL).
+
+        The lock order of the write path: the entity row a write is about (order, purchase
+        order, return, approval) first, then every stock row the write will touch, all at once,
+        ordered by (sku, location), then reservation rows. Two writes then never hold one
+        stock row each while waiting for the other's: no deadlocks. A write that touches one
+        stock row needs no up-front lock (its guarded UPDATE takes it). Missing rows are not
+        created here (a receipt creates its row when it first adds stock).
+        """
+        if not self._postgres:
+            return  # SQLite: BEGIN IMMEDIATE serializes writers
+        wanted = sorted(set(keys))
+        if len(wanted) < 2:
+            return
+        tx.conn.execute(_LOCK_STOCK, {"keys_": wanted}).all()
 
     @staticmethod
     def _move(
