@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from orchestrator.store.services._core import MAX_AMOUNT_CENTS, MAX_QTY, Actor, CallOrigin
 from orchestrator.store.services._service import StoreService
+from orchestrator.store.services.privacy import ErasureView
 from orchestrator.store.services.views import (
     ApprovalView,
     AuditEntryView,
@@ -51,6 +52,7 @@ __all__ = [
     "AuditEntryView",
     "CallOrigin",
     "CustomerView",
+    "ErasureView",
     "IntegrationTxnView",
     "LedgerEntryView",
     "OrderLineIn",

@@ -69,6 +69,16 @@ from orchestrator.store.models import (
     SupportTicket,
     utcnow,
 )
+from orchestrator.store.services._record import (
+    MAX_TEXT,
+    PERSONAL_FIELDS,
+    bad_text,
+    mask,
+    needs_care,
+    recordable,
+    redact_personal,
+    storable,
+)
 
 __all__ = ["HINTS", "MAX_AMOUNT_CENTS", "MAX_QTY", "Actor", "CallOrigin"]
 
@@ -133,7 +143,9 @@ MAX_QTY = 1_000_000
 """The largest quantity one call may move; more is refused as absurd."""
 MAX_AMOUNT_CENTS = 10_000_000_000
 """The largest amount of money (100 million in the store currency) one call may move."""
-MAX_ID = 2**63 - 1
+MAX_ID = 2**31 - 1
+"""The largest row id: the id columns are 32-bit on PostgreSQL, and both engines refuse more
+the same way (`InvalidInput`), before any SQL runs."""
 
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#@+-]*$")
 
@@ -225,7 +237,7 @@ def _plain(args: Mapping[str, Any]) -> bool:
 
 def request_hash(operation: str, canonical: str) -> str:
     """The SHA-256 of an operation and its canonical arguments (64 hex digits)."""
-    return hashlib.sha256(f"{operation}\n{canonical}".encode()).hexdigest()
+    return hashlib.sha256(f"{operation}\n{canonical}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 # --- input validation ----------------------------------------------------------------------
@@ -290,7 +302,7 @@ def check_id(field: str, value: object) -> int:
     if type(value) is not int:
         raise InvalidInput(field, value, f"expected an integer id, got {type(value).__name__}")
     if value <= 0 or value > MAX_ID:
-        raise InvalidInput(field, value, "ids are positive integers")
+        raise InvalidInput(field, value, f"ids are positive integers up to {MAX_ID}")
     return value
 
 
@@ -309,13 +321,31 @@ def check_code(field: str, value: object, *, max_len: int = 64) -> str:
 
 
 def check_text(field: str, value: object, *, max_len: int = 500, required: bool = False) -> str:
-    """Free text of at most `max_len` characters; non-blank when `required`."""
+    """Free text of at most `max_len` characters; non-blank when `required`.
+
+    Text both engines can store: no NUL characters, no lone surrogates. The value of a
+    personal field (`PERSONAL_FIELDS`) is never quoted in the error, only its length.
+    """
     if not isinstance(value, str):
-        raise InvalidInput(field, value, f"expected a string, got {type(value).__name__}")
+        raise InvalidInput(
+            field, _shown(field, value), f"expected a string, got {type(value).__name__}"
+        )
     if required and not value.strip():
         raise InvalidInput(field, value, "must not be empty: say why")
     if len(value) > max_len:
-        raise InvalidInput(field, value[:40] + "...", f"longer than {max_len} characters")
+        raise InvalidInput(
+            field, _shown(field, value[:40] + "..."), f"longer than {max_len} characters"
+        )
+    problem = bad_text(value)
+    if problem is not None:
+        raise InvalidInput(field, _shown(field, storable(value[:40])), problem)
+    return value
+
+
+def _shown(field: str, value: object) -> object:
+    """How an error quotes a refused value: personal fields by their length only."""
+    if field in PERSONAL_FIELDS and isinstance(value, str):
+        return f"<{len(value)} characters>"
     return value
 
 
@@ -331,20 +361,42 @@ def check_key(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > 200:
+        shown = storable(value[:40]) if isinstance(value, str) else type(value).__name__
         raise InvalidInput(
-            "idempotency_key", value, "expected None or a string of 1..200 characters"
+            "idempotency_key", shown, "expected None or a string of 1..200 characters"
+        )
+    if _KEY_BAD.search(value) is not None:
+        raise InvalidInput(
+            "idempotency_key",
+            storable(value[:40]),
+            "control characters (NUL, ...) and lone surrogates are not allowed in a key",
         )
     return value
+
+
+_KEY_BAD = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 def check_actor(actor: object) -> Actor:
     """An `Actor` with a usable name."""
     if not isinstance(actor, Actor):
         raise InvalidInput("actor", actor, "pass orchestrator.store.services.Actor(name, ...)")
-    if not isinstance(actor.name, str) or not actor.name.strip() or len(actor.name) > 64:
-        raise InvalidInput("actor.name", actor.name, "expected 1..64 characters")
-    if actor.agent is not None and (not isinstance(actor.agent, str) or len(actor.agent) > 32):
-        raise InvalidInput("actor.agent", actor.agent, "expected None or 1..32 characters")
+    name, agent = actor.name, actor.agent
+    if (
+        not isinstance(name, str)
+        or not name.strip()
+        or len(name) > 64
+        or _KEY_BAD.search(name) is not None
+    ):
+        raise InvalidInput(
+            "actor.name", storable(str(name)[:64]), "expected 1..64 printable characters"
+        )
+    if agent is not None and (
+        not isinstance(agent, str) or len(agent) > 32 or _KEY_BAD.search(agent) is not None
+    ):
+        raise InvalidInput(
+            "actor.agent", storable(str(agent)[:32]), "expected None or 1..32 printable characters"
+        )
     if actor.customer_id is not None:
         check_id("actor.customer_id", actor.customer_id)
     return actor
@@ -429,10 +481,12 @@ def origin_columns(actor: object) -> dict[str, str | None]:
     if not isinstance(origin, CallOrigin):
         return {"tool": None, "thread_id": None, "tool_call_id": None}
     return {
-        "tool": origin.tool[:64] if isinstance(origin.tool, str) else None,
-        "thread_id": origin.thread_id[:200] if isinstance(origin.thread_id, str) else None,
+        "tool": storable(origin.tool)[:64] if isinstance(origin.tool, str) else None,
+        "thread_id": (
+            storable(origin.thread_id)[:200] if isinstance(origin.thread_id, str) else None
+        ),
         "tool_call_id": (
-            origin.tool_call_id[:200] if isinstance(origin.tool_call_id, str) else None
+            storable(origin.tool_call_id)[:200] if isinstance(origin.tool_call_id, str) else None
         ),
     }
 
@@ -604,7 +658,13 @@ class _Core:
         result view; anything it raises rolls the transaction back.
         """
         canonical = canonical_json(args)
-        audit_args: dict[str, Any] = args if _plain(args) else json.loads(canonical)
+        careful = needs_care(canonical, args)
+        audit_args: dict[str, Any]
+        if careful:
+            # Personal data, odd characters or a huge value: what the log may keep of it.
+            audit_args = recordable(json.loads(canonical))
+        else:
+            audit_args = args if _plain(args) else json.loads(canonical)
         try:
             check_actor(actor)
             key = check_key(idempotency_key)
@@ -643,11 +703,15 @@ class _Core:
                             "actor": actor.name,
                             "agent": actor.agent,
                             "operation": operation,
-                            "arguments": _Encoded(canonical) if self._books.sqlite else audit_args,
+                            "arguments": (
+                                _Encoded(canonical)
+                                if self._books.sqlite and not careful
+                                else audit_args
+                            ),
                             "before": tx.before,
                             "after": tx.after,
                             "outcome": "ok",
-                            "reason": tx.reason[:500],
+                            "reason": mask(tx.reason)[:500],
                             "idempotency_key": key,
                             "error": None,
                             **origin_columns(actor),
@@ -658,7 +722,7 @@ class _Core:
                             "key": key,
                             "operation": operation,
                             "request_hash": digest,
-                            "result": result.model_dump(mode="json"),
+                            "result": redact_personal(result.model_dump(mode="json")),
                             "created_at": tx.now,
                             "principal": actor.principal[:100],
                         },
@@ -733,7 +797,7 @@ class _Core:
                 "before": None,
                 "after": None,
                 "outcome": "replayed",
-                "reason": tx.reason[:500],
+                "reason": mask(tx.reason)[:500],
                 "idempotency_key": key,
                 "error": None,
                 **origin_columns(tx.actor),
@@ -817,18 +881,20 @@ class _Core:
         conn: Connection | None = None,
     ) -> None:
         """One audit row without `before`, in a transaction of its own unless `conn` is given."""
+        # Whatever the call carried, this row must be writable: every value is made storable,
+        # bounded and free of personal data first (see _record).
         row = {
             "at": utcnow(),
-            "actor": actor_name[:64],
-            "agent": agent[:32] if agent else None,
-            "operation": operation[:64],
-            "arguments": arguments,
+            "actor": storable(actor_name)[:64],
+            "agent": storable(agent)[:32] if agent else None,
+            "operation": storable(operation)[:64],
+            "arguments": recordable(arguments),
             "before": None,
-            "after": after,
+            "after": recordable(after) if after is not None else None,
             "outcome": outcome[:24],
-            "reason": reason[:500],
-            "idempotency_key": idempotency_key[:200] if idempotency_key else None,
-            "error": error,
+            "reason": mask(storable(reason))[:500],
+            "idempotency_key": storable(idempotency_key)[:200] if idempotency_key else None,
+            "error": mask(storable(error))[:MAX_TEXT] if error is not None else None,
             **origin_columns(actor),
         }
         if conn is not None:

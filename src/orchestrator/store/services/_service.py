@@ -6,6 +6,7 @@ from orchestrator.store.services.approvals import ApprovalsMixin
 from orchestrator.store.services.integrations import IntegrationsMixin
 from orchestrator.store.services.orders import OrdersMixin
 from orchestrator.store.services.payments import PaymentsMixin
+from orchestrator.store.services.privacy import PrivacyMixin
 from orchestrator.store.services.procurement import ProcurementMixin
 from orchestrator.store.services.reads import ReadsMixin
 from orchestrator.store.services.returns import ReturnsMixin
@@ -22,6 +23,7 @@ class StoreService(
     ProcurementMixin,
     IntegrationsMixin,
     ApprovalsMixin,
+    PrivacyMixin,
     ReadsMixin,
 ):
     """The one way to read and change the operations store.
