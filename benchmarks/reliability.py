@@ -385,6 +385,207 @@ def run_kills(url: str, engine: str, *, workers: int, keys: int, kills: int) -> 
     )
 
 
+# --- a state machine over the whole tool catalogue ---------------------------------------
+
+GARBAGE: tuple[Any, ...] = (
+    None,
+    True,
+    "120",
+    "3",
+    120.0,
+    float("nan"),
+    float("inf"),
+    -1,
+    0,
+    2**31,
+    2**53,
+    2**70,
+    "a\ud800b",
+    "help\x00me",
+    "x" * 5000,
+    [1, 2],
+    {"nested": {"deep": [1, {"x": "y"}]}},
+    "ada@example.org +44 20 7946 0958",
+)
+
+
+@dataclass
+class MachineResult:
+    """What the tool state machine saw."""
+
+    engine: str
+    calls: int = 0
+    ok: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+    unaudited: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    invariant_failures: list[str] = field(default_factory=list)
+
+
+def run_tool_machine(
+    url: str, engine: str, *, examples: int, steps: int, seed: int = 0
+) -> MachineResult:
+    """Drive every tool under every profile with valid and hostile arguments.
+
+    Each step picks a profile, a tool (allowed or not), a customer (or none), a thread and a
+    call id from small pools (so keys get replayed, with the same or other arguments) and
+    arguments that are, field by field, plausible or garbage (strings for numbers, NaN, 2**70,
+    NUL, lone surrogates, 5,000 characters, a smuggled customer_id, a list instead of an
+    object). After every call: the result is a model or the exception is an
+    `OrchestratorError`, and a refusal added an audit row. Invariants are checked at the end
+    of every example.
+    """
+    from hypothesis import HealthCheck, settings
+    from hypothesis import strategies as st
+    from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
+    from pydantic import BaseModel
+    from sqlalchemy import func, select
+
+    from orchestrator.errors import OrchestratorError
+    from orchestrator.store.invariants import check_invariants
+    from orchestrator.store.models import AuditLog, Location
+    from orchestrator.testing import seeded_shop
+    from orchestrator.tools import ToolContext, ToolRunner, default_catalog
+
+    result = MachineResult(engine=engine)
+    catalog = default_catalog()
+    runner = ToolRunner(catalog)
+    profiles = sorted(catalog.profiles)
+    tools = sorted(catalog.tools)
+    with seeded_shop(url, skus=10, days=28, customers=10, seed=seed) as shop:
+        svc = shop.service
+        with shop.engine.connect() as conn:
+            locations = list(conn.execute(select(Location.code)).scalars())  # type: ignore[call-overload]
+        orders = sorted({o for ids in shop.placed_orders.values() for o in ids})[:6] or [1]
+        audit_table = AuditLog.__table__  # type: ignore[attr-defined]
+
+        def audit_rows() -> int:
+            with shop.engine.connect() as conn:
+                return int(conn.execute(select(func.count()).select_from(audit_table)).scalar_one())
+
+        def plausible(name: str) -> st.SearchStrategy[Any]:
+            sku = st.sampled_from([*shop.skus[:4], "NOPE-1"])
+            line = st.fixed_dictionaries({"sku": sku, "qty": st.integers(-1, 4)})
+            table: dict[str, st.SearchStrategy[Any]] = {
+                "sku": sku,
+                "location": st.sampled_from(locations),
+                "from_location": st.sampled_from(locations),
+                "to_location": st.sampled_from(locations),
+                "order_id": st.sampled_from([*orders, 999_999]),
+                "po_id": st.integers(1, 4),
+                "txn_id": st.integers(1, 4),
+                "reservation_id": st.integers(1, 30),
+                "supplier_id": st.integers(1, 3),
+                "qty": st.integers(-1, 6),
+                "delta": st.integers(-80, 80),
+                "limit": st.integers(0, 6),
+                "k": st.integers(0, 6),
+                "reason": st.sampled_from(["cycle count", "x", "ada@example.org asked"]),
+                "lines": st.lists(line, min_size=0, max_size=3),
+                "items": st.lists(line, min_size=0, max_size=3),
+                "query": st.text(max_size=12),
+                "subject": st.sampled_from(["Where is it?", ""]),
+                "body": st.sampled_from(["call me on +44 20 7946 0958", ""]),
+                "shipping_address": st.sampled_from(["1 High St, London", ""]),
+                "status": st.sampled_from(["pending", "posted", "failed", "bogus"]),
+                "country": st.sampled_from(["GB", "FR", "ZZ"]),
+                "service": st.sampled_from(["standard", "express", "next_day", "warp"]),
+            }
+            return table.get(name, st.one_of(st.none(), st.integers(-2, 5), st.text(max_size=8)))
+
+        def arguments(tool: str) -> st.SearchStrategy[Any]:
+            fields = list(catalog.tools[tool].args_schema.model_fields)
+            garbage = st.sampled_from(GARBAGE)
+            good = st.fixed_dictionaries({f: plausible(f) for f in fields})
+            spoiled = st.fixed_dictionaries(
+                {f: st.one_of(plausible(f), plausible(f), garbage) for f in fields}
+            )
+            partial = st.fixed_dictionaries({}, optional={f: plausible(f) for f in fields})
+            smuggled = good.map(lambda a: {**a, "customer_id": shop.customers[-1]})
+            return st.one_of(
+                good,
+                good,
+                good,
+                spoiled,
+                partial,
+                smuggled,
+                st.sampled_from([[1, 2], "qty=3", 42, None]),
+            )
+
+        def calls_among(names: list[str]) -> st.SearchStrategy[tuple[str, Any]]:
+            return st.sampled_from(names).flatmap(lambda t: st.tuples(st.just(t), arguments(t)))
+
+        def profile_calls(profile: str) -> st.SearchStrategy[Any]:
+            mine = sorted(catalog.profiles[profile].allowed & set(tools)) or tools
+            own = calls_among(mine)
+            return st.tuples(st.just(profile), st.one_of(own, own, own, calls_among(tools)))
+
+        calls = st.sampled_from(profiles).flatmap(profile_calls)
+
+        class ToolMachine(RuleBasedStateMachine):
+            @rule(
+                choice=calls,
+                customer=st.sampled_from([None, *shop.customers[:2]]),
+                thread=st.sampled_from(["t1", "t2", "t3"]),
+                call_id=st.sampled_from(["c1", "c2", None]),
+            )
+            def invoke(
+                self,
+                choice: tuple[str, tuple[str, Any]],
+                customer: int | None,
+                thread: str,
+                call_id: str | None,
+            ) -> None:
+                profile, (tool, args) = choice
+                ctx = ToolContext(
+                    service=svc,
+                    agent=profile,
+                    customer_id=customer,
+                    thread_id=f"{thread}-{customer}",
+                    settings=shop.settings,
+                )
+                before = audit_rows()
+                result.calls += 1
+                try:
+                    out = runner.invoke(ctx, tool, args, call_id=call_id)
+                except OrchestratorError as exc:
+                    kind = type(exc).__name__
+                    result.refused[kind] = result.refused.get(kind, 0) + 1
+                    if audit_rows() <= before and len(result.unaudited) < 20:
+                        result.unaudited.append(f"{profile} {tool} {kind}: {str(exc)[:120]}")
+                    return
+                except Exception as exc:  # anything outside the error tree is a finding
+                    if len(result.unexpected) < 20:
+                        result.unexpected.append(
+                            f"{profile} {tool} {type(exc).__name__}: {str(exc)[:160]}"
+                        )
+                    return
+                if isinstance(out, BaseModel):
+                    result.ok += 1
+                elif len(result.unexpected) < 20:
+                    result.unexpected.append(f"{profile} {tool} returned {type(out).__name__}")
+
+            def teardown(self) -> None:
+                report = check_invariants(shop.engine)
+                if not report.ok:
+                    result.invariant_failures.extend(
+                        f"{v.rule} {v.key}: {v.detail}" for v in report.violations[:5]
+                    )
+
+        run_state_machine_as_test(
+            ToolMachine,
+            settings=settings(
+                max_examples=examples,
+                stateful_step_count=steps,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            ),
+        )
+    return result
+
+
 @contextmanager
 def store_url(engine: str, admin_url: str) -> Iterator[str]:
     """A fresh store URL on `engine` (`sqlite` or `postgres`), removed afterwards."""
@@ -405,7 +606,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--keys", type=int, default=200)
     parser.add_argument("--engines", nargs="+", default=["sqlite", "postgres"])
-    parser.add_argument("--parts", nargs="+", default=["mixed", "kill"])
+    parser.add_argument("--parts", nargs="+", default=["mixed", "kill", "machine"])
+    parser.add_argument("--examples", type=int, default=50)
+    parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
     parser.add_argument(
         "--admin-url",
@@ -435,6 +638,13 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"part": "kill", **asdict(killed)}), flush=True)
             failed |= bool(killed.duplicates or killed.missing or killed.unexpected)
             failed |= not killed.invariants_ok
+        if "machine" in args.parts:
+            with store_url(engine, args.admin_url) as url:
+                began = time.perf_counter()
+                seen = run_tool_machine(url, engine, examples=args.examples, steps=args.steps)
+                took = round(time.perf_counter() - began, 1)
+            print(json.dumps({"part": "machine", "seconds": took, **asdict(seen)}), flush=True)
+            failed |= bool(seen.unaudited or seen.unexpected or seen.invariant_failures)
     return 1 if failed else 0
 
 

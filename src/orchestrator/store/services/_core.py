@@ -851,6 +851,8 @@ class _Core:
             outcome = "approval_required"
         name = getattr(actor, "name", None)
         agent = getattr(actor, "agent", None)
+        with contextlib.suppress(Exception):
+            exc.audited = True  # type: ignore[attr-defined]  # the tool layer skips it
         # The original error matters more than a failed audit of it.
         with contextlib.suppress(Exception):
             self._insert_audit(
