@@ -26,6 +26,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from orchestrator._personal import PHONE as _PHONE_RE
+from orchestrator._personal import mask
+
 __all__ = [
     "MAX_DEPTH",
     "MAX_ITEMS",
@@ -60,8 +63,6 @@ PERSONAL_FIELDS = frozenset(
 )
 """Argument and result fields that hold personal data: recorded only in redacted form."""
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"(?<![\w])\+?\d(?:[\s().-]{0,2}\d){6,14}(?![\w])")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _BAD = re.compile(r"[\x00\ud800-\udfff]")
 _INT64 = 2**63 - 1
@@ -75,13 +76,6 @@ def bad_text(value: str) -> str | None:
     if found.group() == "\x00":
         return "contains a NUL character, which the store cannot hold"
     return "contains a lone surrogate (not valid Unicode), which the store cannot hold"
-
-
-def mask(text: str) -> str:
-    """`text` with email addresses and phone numbers replaced by `<email>` and `<phone>`."""
-    if "@" in text:
-        text = _EMAIL.sub("<email>", text)
-    return _PHONE.sub("<phone>", text)
 
 
 def storable(text: str) -> str:
@@ -193,4 +187,4 @@ def needs_care(canonical: str, args: Mapping[str, Any]) -> bool:
         return True
     if "@" in canonical or "\\u0000" in canonical or _BAD.search(canonical) is not None:
         return True
-    return _PHONE.search(canonical) is not None
+    return _PHONE_RE.search(canonical) is not None
