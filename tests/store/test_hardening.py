@@ -178,3 +178,21 @@ def test_hardening_revision_widens_money_and_keeps_every_row(store_url: str) -> 
         assert price == 2**31 - 1
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "a\ud800b", "x" * 1000])
+def test_read_filters_refuse_what_the_columns_cannot_compare(svc: StoreService, bad: str) -> None:
+    for call, field in (
+        (lambda: svc.audit_log(actor=bad), "actor"),
+        (lambda: svc.audit_log(thread_id=bad), "thread_id"),
+        (lambda: svc.approvals(idempotency_key=bad), "idempotency_key"),
+        (lambda: svc.pending_approvals(thread_id=bad), "thread_id"),
+    ):
+        with pytest.raises(InvalidInput) as caught:
+            call()
+        assert caught.value.field == field
+    with pytest.raises(InvalidInput) as since:
+        svc.audit_log(since=bad)  # type: ignore[arg-type]
+    assert since.value.field == "since"
+    with pytest.raises(InvalidInput):
+        svc.discount_eligibility(1, bad)  # type: ignore[arg-type]

@@ -349,6 +349,19 @@ def _shown(field: str, value: object) -> object:
     return value
 
 
+def check_filter(field: str, value: object, *, max_len: int = 200) -> str | None:
+    """A read's optional text filter: None, or text both engines can compare."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > max_len or _KEY_BAD.search(value):
+        raise InvalidInput(
+            field,
+            storable(value[:40]) if isinstance(value, str) else type(value).__name__,
+            f"expected None or up to {max_len} printable characters",
+        )
+    return value
+
+
 def check_choice(field: str, value: object, choices: tuple[str, ...]) -> str:
     """One of a fixed set of strings."""
     if not isinstance(value, str) or value not in choices:
