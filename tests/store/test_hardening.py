@@ -196,3 +196,29 @@ def test_read_filters_refuse_what_the_columns_cannot_compare(svc: StoreService, 
     assert since.value.field == "since"
     with pytest.raises(InvalidInput):
         svc.discount_eligibility(1, bad)  # type: ignore[arg-type]
+
+
+def test_recordable_values_are_storable_bounded_and_redacted() -> None:
+    from orchestrator.store.services._record import recordable, redact_personal
+
+    value = {
+        "reason": "mail ada@example.org or ring +44 20 7946 0958",
+        "shipping_address": "12 Engine Row",
+        "at": "2026-11-29T04:55:38.123456+01:00",
+        "nan": math.nan,
+        "huge": 2**70,
+        "text": "a\x00b\ud800c",
+        "long": "x" * 10_000,
+        "deep": [[[[[[[[[["bottom"]]]]]]]]]],
+    }
+    out = recordable(value)
+    assert out["reason"] == "mail <email> or ring <phone>"
+    assert out["shipping_address"] == "[shipping_address redacted: 13 characters]"
+    assert out["at"] == value["at"]
+    assert (out["nan"], out["huge"]) == ("nan", str(2**70))
+    assert out["text"] == "a\\x00b\\ud800c"
+    assert len(out["long"]) < 2100 and len(out["_sha256"]) == 64
+    assert "[nested too deep]" in json.dumps(out["deep"])
+    json.dumps(out).encode("utf-8")  # storable as it is
+    assert recordable(out) | {"_sha256": out["_sha256"]} == out  # redacting twice changes nothing
+    assert redact_personal({"body": ""}) == {"body": ""}

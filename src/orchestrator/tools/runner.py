@@ -30,6 +30,7 @@ from orchestrator.errors import (
     OrchestratorError,
     PermissionDenied,
 )
+from orchestrator.store.services._record import PERSONAL_FIELDS
 from orchestrator.tools._audit import record_tool_audit
 from orchestrator.tools._core import CallInfo, ScopeDenied, ToolContext, ToolSpec
 from orchestrator.tools.approval import ApprovalRequest, in_graph_run
@@ -67,6 +68,8 @@ def validation_error_to_invalid_input(spec: ToolSpec, exc: ValidationError) -> I
     if len(errors) > 1:
         others = ", ".join(".".join(str(p) for p in err["loc"]) for err in errors[1:4])
         problem += f" (also check: {others})"
+    if field.split(".")[-1] in PERSONAL_FIELDS and isinstance(value, str):
+        value = f"<{len(value)} characters>"  # personal data is never quoted in an error
     return InvalidInput(field, value, problem)
 
 

@@ -63,6 +63,9 @@ PERSONAL_FIELDS = frozenset(
 )
 """Argument and result fields that hold personal data: recorded only in redacted form."""
 
+_TIMESTAMP = re.compile(
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+)
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _BAD = re.compile(r"[\x00\ud800-\udfff]")
 _INT64 = 2**63 - 1
@@ -99,7 +102,8 @@ def _redacted(field: str, value: object) -> object:
 def redact_personal(value: Any) -> Any:
     """A JSON-like value with personal fields redacted and emails/phones masked everywhere."""
     if isinstance(value, str):
-        return mask(value)
+        # A timestamp's digits (2026-11-29T04:55:38.123456+01:00) are not a phone number.
+        return value if _TIMESTAMP.match(value) else mask(value)
     if isinstance(value, Mapping):
         return {
             k: _redacted(k, v) if k in PERSONAL_FIELDS else redact_personal(v)
@@ -127,7 +131,8 @@ def _bound(value: Any, depth: int, cut: _Cut) -> Any:
     if isinstance(value, str):
         if len(value) > MAX_TEXT:
             cut.cut = True
-            value = f"{value[:MAX_TEXT]}...[{len(value) - MAX_TEXT} more characters]"
+            keep = MAX_TEXT - 40  # the cut text, suffix included, fits MAX_TEXT: cut once
+            value = f"{value[:keep]}...[{len(value) - keep} more characters]"
         return storable(value)
     if depth >= MAX_DEPTH:
         cut.cut = True
