@@ -36,6 +36,7 @@ from orchestrator.errors import (
     StructuredOutputError,
     ToolCallError,
     UnknownSku,
+    WriteConflict,
 )
 from orchestrator.settings import Settings, load_settings
 
@@ -67,6 +68,7 @@ __all__ = [
     "StructuredOutputError",
     "ToolCallError",
     "UnknownSku",
+    "WriteConflict",
     "__version__",
     "load_settings",
 ]

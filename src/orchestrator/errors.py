@@ -11,6 +11,7 @@ OrchestratorError
 │   ├── InsufficientStock                  the guarded change found too little available stock
 │   ├── InvalidTransition                  a status change the state machine does not allow
 │   ├── IdempotencyConflict                a key replayed with different arguments
+│   ├── WriteConflict                      concurrent writes kept conflicting; nothing changed
 │   ├── ImportFailed                       a CSV/JSON import with bad rows; nothing was imported
 │   ├── InvariantViolation                 check_invariants() found broken books
 │   └── SchemaMissing                      the store has no tables (or older ones): migrate it
@@ -57,6 +58,7 @@ __all__ = [
     "StructuredOutputError",
     "ToolCallError",
     "UnknownSku",
+    "WriteConflict",
 ]
 
 
@@ -165,6 +167,26 @@ class IdempotencyConflict(StoreError):
         super().__init__(
             f"idempotency key {key!r} was first used for {first_operation!r} with other "
             f"arguments; a replay must repeat the same call ({operation!r}), or use a new key"
+        )
+
+
+class WriteConflict(StoreError):
+    """A write kept conflicting with concurrent writes (or the database refused it) after its
+    retries; nothing was changed, and calling again (with the same idempotency key) is safe.
+
+    Attributes:
+        operation: the service operation.
+        attempts: how many times it was tried.
+        cause: the database's reason, in a few words (no row values).
+    """
+
+    def __init__(self, operation: str, attempts: int, cause: str) -> None:
+        self.operation = operation
+        self.attempts = attempts
+        self.cause = cause
+        super().__init__(
+            f"{operation} conflicted with concurrent writes {attempts} time(s) ({cause}); "
+            "nothing was changed: retry the call with the same idempotency key"
         )
 
 

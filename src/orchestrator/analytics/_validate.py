@@ -43,6 +43,7 @@ def as_float_array(name: str, value: npt.ArrayLike, bound: Bound) -> npt.NDArray
     Raises:
         ConfigError: `value` is not numeric, holds NaN or infinity, or breaks the bound.
     """
+    _refuse_non_numbers(name, value)
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -76,6 +77,30 @@ def as_float_array(name: str, value: npt.ArrayLike, bound: Bound) -> npt.NDArray
         bad_value, where = _where(array, bad)
         raise ConfigError(f"{name} {_RULES[bound]}, got {bad_value}{where}")
     return array
+
+
+def _refuse_non_numbers(name: str, value: object) -> None:
+    """No text and no booleans where numbers belong: numpy would read '30' as 30 and True as 1.
+
+    Raises:
+        ConfigError: `value` is (or holds) a string, bytes or a boolean.
+    """
+    if _not_number(value):
+        raise ConfigError(f"{name} must be numeric, got {type(value).__name__} {value!r}")
+    if not isinstance(value, np.ndarray | list | tuple):
+        return
+    try:
+        kinds = np.asarray(value).dtype
+    except (TypeError, ValueError):
+        return  # ragged: the float conversion names the problem
+    if kinds.kind in "USb" or (
+        kinds.kind == "O" and any(_not_number(v) for v in np.asarray(value).flat)
+    ):
+        raise ConfigError(f"{name} must be numeric (numbers only), got {kinds} values")
+
+
+def _not_number(value: object) -> bool:
+    return isinstance(value, str | bytes | bool | np.bool_)
 
 
 def broadcast(**arrays: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], ...]:

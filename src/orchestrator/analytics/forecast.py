@@ -462,11 +462,15 @@ def forecast_demand(
         >>> list(f.methods)  # doctest: +SKIP
         ['AutoETS', 'CrostonSBA']
     """
-    if not isinstance(horizon, int) or horizon < 1:
+    if not isinstance(horizon, int) or isinstance(horizon, bool) or horizon < 1:
         raise ConfigError(f"horizon must be an integer >= 1, got {horizon!r}")
-    if not isinstance(lead_time, int) or lead_time < 1:
+    if not isinstance(lead_time, int) or isinstance(lead_time, bool) or lead_time < 1:
         raise ConfigError(f"lead_time must be an integer >= 1 period, got {lead_time!r}")
-    if not isinstance(season_length, int) or not 1 <= season_length <= 24:
+    if (
+        not isinstance(season_length, int)
+        or isinstance(season_length, bool)
+        or not 1 <= season_length <= 24
+    ):
         raise ConfigError(
             f"season_length must be an integer from 1 to 24 (statsforecast's ETS limit), "
             f"got {season_length!r}"

@@ -30,6 +30,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ValidationError
 
+from orchestrator._personal import mask
 from orchestrator.backends.exceptions import BackendRejected
 from orchestrator.backends.probe import Capabilities, capabilities_of
 from orchestrator.errors import BackendUnavailable, StructuredOutputError, ToolCallError
@@ -165,10 +166,13 @@ def _ladder_steps(
             try:
                 return validate(_reply_payload(reply))
             except (ValueError, ValidationError) as exc:
-                problem = str(exc)[:600]
+                problem = mask(str(exc)[:600])
                 if reply.response_metadata.get("finish_reason") == "length":
                     problem = "the reply was cut off at the token limit; give a shorter answer"
-                failures.append(f"{mode} attempt {attempt + 1}: {problem} (reply: {raw[:200]!r})")
+                # The reply may echo a customer's message: no email or phone in the error.
+                failures.append(
+                    f"{mode} attempt {attempt + 1}: {problem} (reply: {mask(raw[:200])!r})"
+                )
                 conversation = [
                     *base,
                     AIMessage(content=raw),

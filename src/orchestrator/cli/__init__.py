@@ -42,6 +42,7 @@ _COMMAND_MODULES = (
     "tune",
     "support",
     "order",
+    "customers",
 )
 
 for _name in _COMMAND_MODULES:

@@ -26,6 +26,7 @@ from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langgraph.runtime import Runtime
 from pydantic import BaseModel
 
+from orchestrator._personal import mask
 from orchestrator.errors import ApprovalRejected, BackendError
 from orchestrator.tools.approval import perform_with_approval
 
@@ -85,7 +86,9 @@ def propose(
     try:
         return Proposal(structured_output(model, messages, schema), "model")
     except BackendError as exc:
-        logger.info("model proposal for %s failed, using the fallback: %s", schema.__name__, exc)
+        logger.info(
+            "model proposal for %s failed, using the fallback: %s", schema.__name__, mask(str(exc))
+        )
         return Proposal(fallback(), "fallback", f"{type(exc).__name__}: {exc}")
 
 
@@ -102,7 +105,9 @@ async def apropose(
     try:
         return Proposal(await astructured_output(model, messages, schema), "model")
     except BackendError as exc:
-        logger.info("model proposal for %s failed, using the fallback: %s", schema.__name__, exc)
+        logger.info(
+            "model proposal for %s failed, using the fallback: %s", schema.__name__, mask(str(exc))
+        )
         return Proposal(fallback(), "fallback", f"{type(exc).__name__}: {exc}")
 
 

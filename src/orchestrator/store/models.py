@@ -1,7 +1,7 @@
 """The operations store's schema (SQLModel tables).
 
 Conventions:
-- Money is integer cents (`*_cents`) in the store currency: exact on every engine.
+- Money is integer cents (`*_cents`) in the store currency: exact on every engine, 64-bit.
 - Quantities are integer units of the product's `unit`.
 - Times are timezone-aware UTC datetimes.
 - Status columns hold the values of the `StrEnum`s below; the allowed moves between them are
@@ -90,6 +90,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 # The ledger can outgrow 32 bits on PostgreSQL; SQLite only autoincrements INTEGER keys.
 _BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
+# Money is 64-bit: an order or purchase-order total passes 2**31 - 1 cents (21 million in
+# the store currency) easily. SQLite's INTEGER is 64-bit already.
+_MONEY = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def _json(**kw: Any) -> Any:
@@ -248,8 +251,8 @@ class Product(SQLModel, table=True):
     name: str = Field(max_length=200, index=True)
     category: str = Field(max_length=64, index=True)
     unit: str = Field(default="each", max_length=16)
-    price_cents: int = Field(ge=0)
-    cost_cents: int = Field(ge=0)
+    price_cents: int = Field(sa_type=_MONEY, ge=0)
+    cost_cents: int = Field(sa_type=_MONEY, ge=0)
     description: str = Field(default="")
     perishable: bool = False
     shelf_life_days: int | None = None
@@ -455,10 +458,10 @@ class Order(SQLModel, table=True):
     location: str = Field(foreign_key="location.code", max_length=32)
     """The location that fulfils (reserves and ships) the order."""
     channel: str = Field(default="web", max_length=16)
-    subtotal_cents: int = 0
-    discount_cents: int = 0
-    shipping_cents: int = 0
-    total_cents: int = 0
+    subtotal_cents: int = Field(default=0, sa_type=_MONEY)
+    discount_cents: int = Field(default=0, sa_type=_MONEY)
+    shipping_cents: int = Field(default=0, sa_type=_MONEY)
+    total_cents: int = Field(default=0, sa_type=_MONEY)
     shipping_address: str = Field(default="", max_length=500)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -473,7 +476,7 @@ class OrderLine(SQLModel, table=True):
     order_id: int = Field(foreign_key="orders.id", index=True)
     sku: str = Field(foreign_key="product.sku", max_length=64)
     qty: int = Field(gt=0)
-    unit_price_cents: int = Field(ge=0)
+    unit_price_cents: int = Field(sa_type=_MONEY, ge=0)
 
 
 class Payment(SQLModel, table=True):
@@ -484,7 +487,7 @@ class Payment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="orders.id", index=True)
     kind: str = Field(max_length=16)
-    amount_cents: int = Field(ge=0)
+    amount_cents: int = Field(sa_type=_MONEY, ge=0)
     status: str = Field(default="succeeded", max_length=16)
     provider_ref: str = Field(default="", max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -498,7 +501,7 @@ class Shipment(SQLModel, table=True):
     location: str = Field(foreign_key="location.code", max_length=32)
     carrier: str = Field(max_length=32)
     service: str = Field(default="standard", max_length=32)
-    cost_cents: int = Field(default=0, ge=0)
+    cost_cents: int = Field(sa_type=_MONEY, default=0, ge=0)
     tracking: str = Field(default="", max_length=64)
     status: str = Field(default=ShipmentStatus.SHIPPED, max_length=16)
     shipped_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -513,7 +516,7 @@ class Return(SQLModel, table=True):
     customer_id: int = Field(foreign_key="customer.id", index=True)
     status: str = Field(default=ReturnStatus.REQUESTED, max_length=16)
     reason: str = Field(default="", max_length=500)
-    refund_cents: int = 0
+    refund_cents: int = Field(default=0, sa_type=_MONEY)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -565,7 +568,7 @@ class SupplierOffer(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     supplier_id: int = Field(foreign_key="supplier.id", index=True)
     sku: str = Field(foreign_key="product.sku", max_length=64, index=True)
-    unit_cost_cents: int = Field(ge=0)
+    unit_cost_cents: int = Field(sa_type=_MONEY, ge=0)
     lead_time_days: int = Field(ge=0)
     moq: int = Field(default=1, ge=1)
     """Minimum order quantity."""
@@ -582,7 +585,7 @@ class PurchaseOrder(SQLModel, table=True):
     supplier_id: int = Field(foreign_key="supplier.id", index=True)
     location: str = Field(foreign_key="location.code", max_length=32)
     status: str = Field(default=PurchaseOrderStatus.DRAFT, max_length=24, index=True)
-    total_cents: int = 0
+    total_cents: int = Field(default=0, sa_type=_MONEY)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expected_at: date | None = None
@@ -597,7 +600,7 @@ class PurchaseOrderLine(SQLModel, table=True):
     sku: str = Field(foreign_key="product.sku", max_length=64)
     qty_ordered: int = Field(gt=0)
     qty_received: int = Field(default=0, ge=0)
-    unit_cost_cents: int = Field(ge=0)
+    unit_cost_cents: int = Field(sa_type=_MONEY, ge=0)
 
 
 # --- integrations, approvals, audit, idempotency -----------------------------------------

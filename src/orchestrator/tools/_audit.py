@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +10,8 @@ if TYPE_CHECKING:
     from orchestrator.tools._core import ToolContext
 
 __all__ = ["record_tool_audit"]
+
+_log = logging.getLogger("orchestrator.tools")
 
 
 def record_tool_audit(
@@ -34,11 +37,16 @@ def record_tool_audit(
         reason: why (the refusal's reason).
         error: the refusal's message.
     """
-    ctx.service.record_audit(
-        tool,
-        arguments,
-        actor=ctx.make_actor(),
-        outcome=outcome,
-        reason=reason,
-        error=error,
-    )
+    try:
+        ctx.service.record_audit(
+            tool,
+            arguments,
+            actor=ctx.make_actor(),
+            outcome=outcome,
+            reason=reason,
+            error=error,
+        )
+    except Exception as exc:
+        # The refusal the caller gets matters more than the audit row of it; the store makes
+        # every recorded value writable, so this is the store being unreachable.
+        _log.warning("audit row for tool %s not written: %s", tool[:64], type(exc).__name__)

@@ -16,6 +16,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -473,10 +474,14 @@ def _accepts_bool(annotation: Any) -> bool:
 
 
 class StrictBoolArgs(BaseModel):
-    """Base of tool argument models: unknown fields are refused, and so is a bool given for a
-    number (pydantic's lax mode would take `true` as 1)."""
+    """Base of tool argument models: one strict type contract, the services' own.
 
-    model_config = ConfigDict(extra="forbid")
+    Unknown fields are refused; so is any coercion pydantic's lax mode would make: `"120"`,
+    `120.0` or `true` for a number, `3` for a string, NaN or infinity for a float. The model
+    gets `InvalidInput` naming the field, never a value the service would then refuse.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -490,6 +495,12 @@ class StrictBoolArgs(BaseModel):
 
 
 _ArgsBase = StrictBoolArgs
+
+
+def _has_dates(annotation: Any) -> bool:
+    if annotation in (date, datetime, time):
+        return True
+    return any(_has_dates(arg) for arg in get_args(annotation))
 
 
 def tool(
@@ -546,7 +557,12 @@ def tool(
             default = ... if param.default is param.empty else param.default
             fields[param.name] = (
                 annotation,
-                PydanticField(default, description=arg_docs[param.name]),
+                PydanticField(
+                    default,
+                    description=arg_docs[param.name],
+                    # A date arrives as ISO text in JSON; strict mode would refuse it.
+                    strict=False if _has_dates(annotation) else None,
+                ),
             )
         schema = create_model(
             _schema_name(tool_name),

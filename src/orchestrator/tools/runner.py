@@ -27,8 +27,10 @@ from orchestrator.errors import (
     ConfigError,
     HiddenRecord,
     InvalidInput,
+    OrchestratorError,
     PermissionDenied,
 )
+from orchestrator.store.services._record import PERSONAL_FIELDS
 from orchestrator.tools._audit import record_tool_audit
 from orchestrator.tools._core import CallInfo, ScopeDenied, ToolContext, ToolSpec
 from orchestrator.tools.approval import ApprovalRequest, in_graph_run
@@ -66,7 +68,13 @@ def validation_error_to_invalid_input(spec: ToolSpec, exc: ValidationError) -> I
     if len(errors) > 1:
         others = ", ".join(".".join(str(p) for p in err["loc"]) for err in errors[1:4])
         problem += f" (also check: {others})"
+    if field.split(".")[-1] in PERSONAL_FIELDS and isinstance(value, str):
+        value = f"<{len(value)} characters>"  # personal data is never quoted in an error
     return InvalidInput(field, value, problem)
+
+
+def _names_customer(field: str) -> bool:
+    return field.split(".")[-1] in ("customer_id", "customer")
 
 
 class ToolRunner:
@@ -125,6 +133,37 @@ class ToolRunner:
             ApprovalRejected: a human rejected it.
             StoreError: whatever the service refuses (`NotFound`, `InsufficientStock`, ...).
         """
+        if not isinstance(name, str) or not name.strip() or len(name) > 64:
+            refused = InvalidInput(
+                "name",
+                name if isinstance(name, str) else type(name).__name__,
+                "expected a tool name: a string of 1..64 characters",
+            )
+            record_tool_audit(
+                ctx,
+                "<invalid tool name>",
+                {"name": name, "arguments": args},
+                outcome="error",
+                reason="invalid tool name",
+                error=f"InvalidInput: {refused}",
+            )
+            raise refused
+        if args is not None and not isinstance(args, Mapping):
+            refused = InvalidInput(
+                "arguments",
+                type(args).__name__,
+                f"expected an object of named arguments ({{name: value}}) for {name}, "
+                f"got a {type(args).__name__}",
+            )
+            record_tool_audit(
+                ctx,
+                name,
+                {"arguments": args},
+                outcome="error",
+                reason="arguments are not an object",
+                error=f"InvalidInput: {refused}",
+            )
+            raise refused
         raw = dict(args or {})
         profile = self.profile_of(ctx)
         spec = self.catalog.tools.get(name)
@@ -142,7 +181,17 @@ class ToolRunner:
         try:
             parsed = spec.parse_arguments(raw)
         except ValidationError as err:
-            raise validation_error_to_invalid_input(spec, err) from None
+            refused = validation_error_to_invalid_input(spec, err)
+            # Every refusal is audited, a customer id smuggled into the arguments included.
+            record_tool_audit(
+                ctx,
+                name,
+                raw,
+                outcome="denied" if _names_customer(refused.field) else "error",
+                reason=f"invalid {refused.field}",
+                error=f"InvalidInput: {refused}",
+            )
+            raise refused from None
         arguments = parsed.model_dump(mode="json")
         if (spec.customer_scoped or profile.customer_facing) and ctx.customer_id is None:
             reason = (
@@ -222,14 +271,28 @@ class ToolRunner:
             result = spec.func(call_ctx, **kwargs)
         except (ScopeDenied, HiddenRecord) as exc:
             reason = exc.reason
-            record_tool_audit(
-                call_ctx,
-                name,
-                arguments,
-                outcome="denied",
-                reason=reason,
-                error=f"{type(exc).__name__}: {reason}",
-            )
+            if not getattr(exc, "audited", False):
+                record_tool_audit(
+                    call_ctx,
+                    name,
+                    arguments,
+                    outcome="denied",
+                    reason=reason,
+                    error=f"{type(exc).__name__}: {reason}",
+                )
+            raise
+        except OrchestratorError as exc:
+            # The services audit their own writes' refusals; what they did not (a read's
+            # NotFound, a tool's own check) is audited here: every refusal is in the log.
+            if not isinstance(exc, ApprovalRequired) and not getattr(exc, "audited", False):
+                record_tool_audit(
+                    call_ctx,
+                    name,
+                    arguments,
+                    outcome="denied" if isinstance(exc, PermissionDenied) else "error",
+                    reason=f"{name} refused",
+                    error=f"{type(exc).__name__}: {exc}",
+                )
             raise
         if not spec.is_write and call_ctx.resolved_settings().audit.log_reads:
             record_tool_audit(call_ctx, name, arguments, outcome="ok", reason="read")

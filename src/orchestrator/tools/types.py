@@ -61,8 +61,8 @@ LocationCode = Annotated[
 ]
 """A location code such as `WH-MAIN`."""
 
-Id = Annotated[int, Field(gt=0, le=2**53)]
-"""A positive integer id."""
+Id = Annotated[int, Field(gt=0, le=2**31 - 1)]
+"""A positive integer id (the store's ids are 32-bit)."""
 
 Qty = Annotated[int, Field(gt=0, le=MAX_QTY)]
 """A positive quantity of units, at most `MAX_QTY`."""

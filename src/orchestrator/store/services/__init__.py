@@ -18,6 +18,7 @@ from __future__ import annotations
 from orchestrator.store.services._core import MAX_AMOUNT_CENTS, MAX_QTY, Actor, CallOrigin
 from orchestrator.store.services._service import StoreService
 from orchestrator.store.services.prices import PriceChangeView
+from orchestrator.store.services.privacy import ErasureView
 from orchestrator.store.services.views import (
     ApprovalView,
     AuditEntryView,
@@ -53,6 +54,7 @@ __all__ = [
     "AuditEntryView",
     "CallOrigin",
     "CustomerView",
+    "ErasureView",
     "IntegrationTxnView",
     "InventoryPolicyView",
     "LedgerEntryView",

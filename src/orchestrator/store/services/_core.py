@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import random
 import re
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -20,9 +22,9 @@ from enum import Enum
 from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.sql.dml import Insert
 
 from orchestrator.errors import (
@@ -38,6 +40,7 @@ from orchestrator.errors import (
     PermissionDenied,
     StoreError,
     UnknownSku,
+    WriteConflict,
 )
 from orchestrator.settings import Settings
 from orchestrator.store.models import (
@@ -65,6 +68,16 @@ from orchestrator.store.models import (
     SupplierOffer,
     SupportTicket,
     utcnow,
+)
+from orchestrator.store.services._record import (
+    MAX_TEXT,
+    PERSONAL_FIELDS,
+    bad_text,
+    mask,
+    needs_care,
+    recordable,
+    redact_personal,
+    storable,
 )
 
 __all__ = ["HINTS", "MAX_AMOUNT_CENTS", "MAX_QTY", "Actor", "CallOrigin"]
@@ -106,6 +119,14 @@ IDEMPOTENCY_SELECT = select(
     IDEMPOTENCY.c.operation, IDEMPOTENCY.c.request_hash, IDEMPOTENCY.c.result
 ).where(IDEMPOTENCY.c.key == bindparam("key_"))
 
+_LOCK_STOCK = (
+    select(STOCK.c.sku, STOCK.c.location)
+    .where(tuple_(STOCK.c.sku, STOCK.c.location).in_(bindparam("keys_", expanding=True)))
+    .order_by(STOCK.c.sku, STOCK.c.location)
+    .with_for_update(key_share=True)
+)
+"""Lock stock rows in (sku, location) order: PostgreSQL's LockRows runs above the Sort."""
+
 HINTS: dict[str, str] = {
     "order": "check the id with get_order or customer_orders",
     "customer": "check the id with get_customer",
@@ -122,7 +143,9 @@ MAX_QTY = 1_000_000
 """The largest quantity one call may move; more is refused as absurd."""
 MAX_AMOUNT_CENTS = 10_000_000_000
 """The largest amount of money (100 million in the store currency) one call may move."""
-MAX_ID = 2**63 - 1
+MAX_ID = 2**31 - 1
+"""The largest row id: the id columns are 32-bit on PostgreSQL, and both engines refuse more
+the same way (`InvalidInput`), before any SQL runs."""
 
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#@+-]*$")
 
@@ -214,7 +237,7 @@ def _plain(args: Mapping[str, Any]) -> bool:
 
 def request_hash(operation: str, canonical: str) -> str:
     """The SHA-256 of an operation and its canonical arguments (64 hex digits)."""
-    return hashlib.sha256(f"{operation}\n{canonical}".encode()).hexdigest()
+    return hashlib.sha256(f"{operation}\n{canonical}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 # --- input validation ----------------------------------------------------------------------
@@ -279,7 +302,7 @@ def check_id(field: str, value: object) -> int:
     if type(value) is not int:
         raise InvalidInput(field, value, f"expected an integer id, got {type(value).__name__}")
     if value <= 0 or value > MAX_ID:
-        raise InvalidInput(field, value, "ids are positive integers")
+        raise InvalidInput(field, value, f"ids are positive integers up to {MAX_ID}")
     return value
 
 
@@ -298,13 +321,44 @@ def check_code(field: str, value: object, *, max_len: int = 64) -> str:
 
 
 def check_text(field: str, value: object, *, max_len: int = 500, required: bool = False) -> str:
-    """Free text of at most `max_len` characters; non-blank when `required`."""
+    """Free text of at most `max_len` characters; non-blank when `required`.
+
+    Text both engines can store: no NUL characters, no lone surrogates. The value of a
+    personal field (`PERSONAL_FIELDS`) is never quoted in the error, only its length.
+    """
     if not isinstance(value, str):
-        raise InvalidInput(field, value, f"expected a string, got {type(value).__name__}")
+        raise InvalidInput(
+            field, _shown(field, value), f"expected a string, got {type(value).__name__}"
+        )
     if required and not value.strip():
         raise InvalidInput(field, value, "must not be empty: say why")
     if len(value) > max_len:
-        raise InvalidInput(field, value[:40] + "...", f"longer than {max_len} characters")
+        raise InvalidInput(
+            field, _shown(field, value[:40] + "..."), f"longer than {max_len} characters"
+        )
+    problem = bad_text(value)
+    if problem is not None:
+        raise InvalidInput(field, _shown(field, storable(value[:40])), problem)
+    return value
+
+
+def _shown(field: str, value: object) -> object:
+    """How an error quotes a refused value: personal fields by their length only."""
+    if field in PERSONAL_FIELDS and isinstance(value, str):
+        return f"<{len(value)} characters>"
+    return value
+
+
+def check_filter(field: str, value: object, *, max_len: int = 200) -> str | None:
+    """A read's optional text filter: None, or text both engines can compare."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > max_len or _KEY_BAD.search(value):
+        raise InvalidInput(
+            field,
+            storable(value[:40]) if isinstance(value, str) else type(value).__name__,
+            f"expected None or up to {max_len} printable characters",
+        )
     return value
 
 
@@ -320,20 +374,42 @@ def check_key(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > 200:
+        shown = storable(value[:40]) if isinstance(value, str) else type(value).__name__
         raise InvalidInput(
-            "idempotency_key", value, "expected None or a string of 1..200 characters"
+            "idempotency_key", shown, "expected None or a string of 1..200 characters"
+        )
+    if _KEY_BAD.search(value) is not None:
+        raise InvalidInput(
+            "idempotency_key",
+            storable(value[:40]),
+            "control characters (NUL, ...) and lone surrogates are not allowed in a key",
         )
     return value
+
+
+_KEY_BAD = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 def check_actor(actor: object) -> Actor:
     """An `Actor` with a usable name."""
     if not isinstance(actor, Actor):
         raise InvalidInput("actor", actor, "pass orchestrator.store.services.Actor(name, ...)")
-    if not isinstance(actor.name, str) or not actor.name.strip() or len(actor.name) > 64:
-        raise InvalidInput("actor.name", actor.name, "expected 1..64 characters")
-    if actor.agent is not None and (not isinstance(actor.agent, str) or len(actor.agent) > 32):
-        raise InvalidInput("actor.agent", actor.agent, "expected None or 1..32 characters")
+    name, agent = actor.name, actor.agent
+    if (
+        not isinstance(name, str)
+        or not name.strip()
+        or len(name) > 64
+        or _KEY_BAD.search(name) is not None
+    ):
+        raise InvalidInput(
+            "actor.name", storable(str(name)[:64]), "expected 1..64 printable characters"
+        )
+    if agent is not None and (
+        not isinstance(agent, str) or len(agent) > 32 or _KEY_BAD.search(agent) is not None
+    ):
+        raise InvalidInput(
+            "actor.agent", storable(str(agent)[:32]), "expected None or 1..32 printable characters"
+        )
     if actor.customer_id is not None:
         check_id("actor.customer_id", actor.customer_id)
     return actor
@@ -418,10 +494,12 @@ def origin_columns(actor: object) -> dict[str, str | None]:
     if not isinstance(origin, CallOrigin):
         return {"tool": None, "thread_id": None, "tool_call_id": None}
     return {
-        "tool": origin.tool[:64] if isinstance(origin.tool, str) else None,
-        "thread_id": origin.thread_id[:200] if isinstance(origin.thread_id, str) else None,
+        "tool": storable(origin.tool)[:64] if isinstance(origin.tool, str) else None,
+        "thread_id": (
+            storable(origin.thread_id)[:200] if isinstance(origin.thread_id, str) else None
+        ),
         "tool_call_id": (
-            origin.tool_call_id[:200] if isinstance(origin.tool_call_id, str) else None
+            storable(origin.tool_call_id)[:200] if isinstance(origin.tool_call_id, str) else None
         ),
     }
 
@@ -537,8 +615,16 @@ class _FirstCall:
     principal: str | None
 
 
-def _sqlstate(exc: DBAPIError) -> str | None:
-    return cast(str | None, getattr(exc.orig, "sqlstate", None))
+_ATTEMPTS = 5
+"""How many times a write is tried when the database reports a deadlock or serialization
+failure before it gives up with `WriteConflict`."""
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a driver error, wrapped by SQLAlchemy or raw (None on SQLite)."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    state = getattr(orig, "sqlstate", None)
+    return state if isinstance(state, str) else None
 
 
 class _Core:
@@ -562,6 +648,8 @@ class _Core:
         self._driver_integrity: type[Exception] = (
             dbapi.IntegrityError if dbapi is not None else IntegrityError
         )
+        # The bookkeeping statements run on the driver's cursor: its errors arrive unwrapped.
+        self._driver_error: type[Exception] = dbapi.Error if dbapi is not None else DBAPIError
 
     # -- the write path -----------------------------------------------------------------
 
@@ -583,7 +671,13 @@ class _Core:
         result view; anything it raises rolls the transaction back.
         """
         canonical = canonical_json(args)
-        audit_args: dict[str, Any] = args if _plain(args) else json.loads(canonical)
+        careful = needs_care(canonical, args)
+        audit_args: dict[str, Any]
+        if careful:
+            # Personal data, odd characters or a huge value: what the log may keep of it.
+            audit_args = recordable(json.loads(canonical))
+        else:
+            audit_args = args if _plain(args) else json.loads(canonical)
         try:
             check_actor(actor)
             key = check_key(idempotency_key)
@@ -622,11 +716,15 @@ class _Core:
                             "actor": actor.name,
                             "agent": actor.agent,
                             "operation": operation,
-                            "arguments": _Encoded(canonical) if self._books.sqlite else audit_args,
+                            "arguments": (
+                                _Encoded(canonical)
+                                if self._books.sqlite and not careful
+                                else audit_args
+                            ),
                             "before": tx.before,
                             "after": tx.after,
                             "outcome": "ok",
-                            "reason": tx.reason[:500],
+                            "reason": mask(tx.reason)[:500],
                             "idempotency_key": key,
                             "error": None,
                             **origin_columns(actor),
@@ -637,7 +735,7 @@ class _Core:
                             "key": key,
                             "operation": operation,
                             "request_hash": digest,
-                            "result": result.model_dump(mode="json"),
+                            "result": redact_personal(result.model_dump(mode="json")),
                             "created_at": tx.now,
                             "principal": actor.principal[:100],
                         },
@@ -675,11 +773,16 @@ class _Core:
                 if error is caught:
                     raise
                 raise error from caught
-            except OperationalError as exc:
-                if _sqlstate(exc) in _RETRYABLE_SQLSTATES and attempt < 5:
+            except (DBAPIError, self._driver_error) as exc:
+                state = _sqlstate(exc)
+                if state in _RETRYABLE_SQLSTATES and attempt < _ATTEMPTS:
+                    # Lock order makes deadlocks impossible between the services' own writes;
+                    # this covers serialization failures and writers outside the services.
+                    time.sleep(random.uniform(0.0, 0.005 * 2**attempt))
                     continue
-                self._audit_failure(operation, audit_args, actor, key, reason, exc)
-                raise
+                error = self._driver_failure(operation, attempt, state, exc)
+                self._audit_failure(operation, audit_args, actor, key, reason, error)
+                raise error from None
 
     def _replayed(self, tx: Tx, key: str, digest: str, view: type[V], first: _FirstCall) -> V:
         if first.principal is not None and first.principal != tx.actor.principal[:100]:
@@ -707,7 +810,7 @@ class _Core:
                 "before": None,
                 "after": None,
                 "outcome": "replayed",
-                "reason": tx.reason[:500],
+                "reason": mask(tx.reason)[:500],
                 "idempotency_key": key,
                 "error": None,
                 **origin_columns(tx.actor),
@@ -761,6 +864,8 @@ class _Core:
             outcome = "approval_required"
         name = getattr(actor, "name", None)
         agent = getattr(actor, "agent", None)
+        with contextlib.suppress(Exception):
+            exc.audited = True  # type: ignore[attr-defined]  # the tool layer skips it
         # The original error matters more than a failed audit of it.
         with contextlib.suppress(Exception):
             self._insert_audit(
@@ -791,18 +896,20 @@ class _Core:
         conn: Connection | None = None,
     ) -> None:
         """One audit row without `before`, in a transaction of its own unless `conn` is given."""
+        # Whatever the call carried, this row must be writable: every value is made storable,
+        # bounded and free of personal data first (see _record).
         row = {
             "at": utcnow(),
-            "actor": actor_name[:64],
-            "agent": agent[:32] if agent else None,
-            "operation": operation[:64],
-            "arguments": arguments,
+            "actor": storable(actor_name)[:64],
+            "agent": storable(agent)[:32] if agent else None,
+            "operation": storable(operation)[:64],
+            "arguments": recordable(arguments),
             "before": None,
-            "after": after,
+            "after": recordable(after) if after is not None else None,
             "outcome": outcome[:24],
-            "reason": reason[:500],
-            "idempotency_key": idempotency_key[:200] if idempotency_key else None,
-            "error": error,
+            "reason": mask(storable(reason))[:500],
+            "idempotency_key": storable(idempotency_key)[:200] if idempotency_key else None,
+            "error": mask(storable(error))[:MAX_TEXT] if error is not None else None,
             **origin_columns(actor),
         }
         if conn is not None:
@@ -1113,15 +1220,59 @@ class _Core:
         if conn.execute(select(LOCATION.c.code).where(LOCATION.c.code == code)).first() is None:
             raise NotFound("location", code, "list locations with get_stock or the seed data")
 
+    @staticmethod
+    def _driver_failure(
+        operation: str, attempt: int, state: str | None, exc: BaseException
+    ) -> StoreError:
+        """The domain error for a database error the write could not get past.
+
+        Never the driver's message: it can quote row values.
+        """
+        if state is not None and state.startswith("22"):
+            # Data exception: a value the column cannot hold slipped past validation.
+            return InvalidInput(
+                "arguments",
+                f"SQLSTATE {state}",
+                "a value does not fit the store's columns (too large, or a character the "
+                "database cannot store); nothing was changed",
+            )
+        if state in _RETRYABLE_SQLSTATES:
+            cause = "deadlock" if state == "40P01" else "serialization failure"
+        else:
+            cause = f"{type(exc).__name__}" + (f", SQLSTATE {state}" if state else "")
+        return WriteConflict(operation, attempt, cause)
+
     def _locked(self, conn: Connection, table: Table, entity: str, key: int) -> Any:
-        """The row with id `key`, locked for this transaction on PostgreSQL (FOR UPDATE)."""
+        """The row with id `key`, locked for this transaction on PostgreSQL.
+
+        `FOR NO KEY UPDATE`: it blocks other writers of the row but not the key-share locks
+        that inserting a row referencing it takes (a reservation for an order), so a write
+        holding a stock row never waits on an order row's lock for its foreign key.
+        """
         stmt = select(table).where(table.c.id == key)
         if self._postgres:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update(key_share=True)
         row = conn.execute(stmt).mappings().first()
         if row is None:
             raise NotFound(entity, key, HINTS.get(entity, ""))
         return row
+
+    def _lock_stock(self, tx: Tx, keys: Iterable[tuple[str, str]]) -> None:
+        """Lock the stock rows of `keys` up front, in one global order (PostgreSQL).
+
+        The lock order of the write path: the entity row a write is about (order, purchase
+        order, return, approval) first, then every stock row the write will touch, all at once,
+        ordered by (sku, location), then reservation rows. Two writes then never hold one
+        stock row each while waiting for the other's: no deadlocks. A write that touches one
+        stock row needs no up-front lock (its guarded UPDATE takes it). Missing rows are not
+        created here (a receipt creates its row when it first adds stock).
+        """
+        if not self._postgres:
+            return  # SQLite: BEGIN IMMEDIATE serializes writers
+        wanted = sorted(set(keys))
+        if len(wanted) < 2:
+            return
+        tx.conn.execute(_LOCK_STOCK, {"keys_": wanted}).all()
 
     @staticmethod
     def _move(

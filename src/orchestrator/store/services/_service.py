@@ -8,6 +8,7 @@ from orchestrator.store.services.orders import OrdersMixin
 from orchestrator.store.services.payments import PaymentsMixin
 from orchestrator.store.services.policy import PolicyMixin
 from orchestrator.store.services.prices import PricesMixin
+from orchestrator.store.services.privacy import PrivacyMixin
 from orchestrator.store.services.procurement import ProcurementMixin
 from orchestrator.store.services.reads import ReadsMixin
 from orchestrator.store.services.returns import ReturnsMixin
@@ -26,6 +27,7 @@ class StoreService(
     IntegrationsMixin,
     ApprovalsMixin,
     PricesMixin,
+    PrivacyMixin,
     ReadsMixin,
 ):
     """The one way to read and change the operations store.

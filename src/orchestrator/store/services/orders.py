@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -142,6 +142,33 @@ class OrdersMixin(StockMixin, PricingMixin):
         order = self._locked(tx.conn, ORDERS, "order", order_id)
         self._own_customer(tx, order["customer_id"], f"order {order_id}")
         return order
+
+    def _lock_order_stock(
+        self, tx: Tx, order: Any, lines: Sequence[OrderLineIn] | None = None
+    ) -> None:
+        """Lock every stock row the order's write may touch, in the global order.
+
+        Its open reservations' rows and its lines' rows at the order's location (`lines`, or
+        the stored ones).
+        """
+        keys = {
+            (r.sku, r.location)
+            for r in tx.conn.execute(
+                select(RESERVATION.c.sku, RESERVATION.c.location).where(
+                    RESERVATION.c.order_id == order["id"],
+                    RESERVATION.c.status == ReservationStatus.OPEN.value,
+                )
+            )
+        }
+        skus: Iterable[str] = (
+            tx.conn.execute(
+                select(ORDER_LINE.c.sku).where(ORDER_LINE.c.order_id == order["id"])
+            ).scalars()
+            if lines is None
+            else [ln.sku for ln in lines]
+        )
+        keys.update((sku, order["location"]) for sku in skus)
+        self._lock_stock(tx, keys)
 
     def _open_reservations(self, tx: Tx, order_id: int) -> list[Any]:
         return list(
@@ -323,6 +350,8 @@ class OrdersMixin(StockMixin, PricingMixin):
         def run(tx: Tx) -> OrderView:
             order = self._lock_order(tx, order_id)
             tx.before = {"status": order["status"]}
+            if order["status"] == OrderStatus.DRAFT:
+                self._lock_order_stock(tx, order)
             self._move(
                 tx,
                 ORDERS,
@@ -372,6 +401,7 @@ class OrdersMixin(StockMixin, PricingMixin):
             tx.before = self._summary(order_view(tx.conn, order_id))
             placed = order["status"] == OrderStatus.PLACED
             if placed:
+                self._lock_order_stock(tx, order, parsed)
                 self._release_all(tx, order_id)
             subtotal = self._write_lines(tx, order_id, parsed)
             total = subtotal - order["discount_cents"] + order["shipping_cents"]
@@ -424,6 +454,7 @@ class OrdersMixin(StockMixin, PricingMixin):
                 f"order {order_id} has shipped; cancelling it needs a human decision",
             )
             tx.before = {"status": current}
+            self._lock_order_stock(tx, order, [])
             self._move(
                 tx,
                 ORDERS,
@@ -508,6 +539,7 @@ class OrdersMixin(StockMixin, PricingMixin):
                 OrderStatus.SHIPPED,
                 updated_at=tx.now,
             )
+            self._lock_order_stock(tx, order, [])
             reservations = self._open_reservations(tx, order_id)
             held: dict[int | None, int] = {}
             for res in reservations:

@@ -171,7 +171,10 @@ class PricingMixin(_Core):
             NotFound: no such customer; UnknownSku: a line's SKU is not in the catalogue.
         """
         check_id("customer_id", customer_id)
-        pairs = [(ln.sku, ln.qty) for ln in (lines or [])]
+        from orchestrator.store.services.orders import parse_lines  # orders builds on pricing
+
+        parsed = parse_lines("lines", lines, OrderLineIn) if lines else []
+        pairs = [(ln.sku, ln.qty) for ln in parsed]
         with self._snapshot() as conn:
             customer, count, spend = self._customer_facts(conn, customer_id)
             basket = self._basket(conn, pairs) if pairs else []

@@ -365,6 +365,7 @@ class ProcurementMixin(StockMixin):
                     todo[sku] = qty
             if not todo:
                 raise InvalidInput("received", received, "nothing is outstanding")
+            self._lock_stock(tx, [(sku, po["location"]) for sku in todo])
             for sku in sorted(todo):
                 qty = todo[sku]
                 line = lines[sku]

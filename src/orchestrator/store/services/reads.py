@@ -34,6 +34,7 @@ from orchestrator.store.services._core import (
     check_cents,
     check_choice,
     check_code,
+    check_filter,
     check_id,
     check_text,
 )
@@ -376,6 +377,7 @@ class ReadsMixin(_Core):
     ) -> list[ApprovalView]:
         """Approvals waiting for a human decision, oldest first (of one thread, if given)."""
         _limit(limit)
+        check_filter("thread_id", thread_id)
         stmt = select(APPROVAL).where(APPROVAL.c.status == ApprovalStatus.PENDING.value)
         if thread_id is not None:
             stmt = stmt.where(APPROVAL.c.thread_id == thread_id)
@@ -393,6 +395,12 @@ class ReadsMixin(_Core):
     ) -> list[ApprovalView]:
         """Approvals of any status, newest first, filtered by status, thread or call key."""
         _limit(limit)
+        for name, value in (
+            ("status", status),
+            ("thread_id", thread_id),
+            ("idempotency_key", idempotency_key),
+        ):
+            check_filter(name, value)
         stmt = select(APPROVAL)
         if status is not None:
             stmt = stmt.where(APPROVAL.c.status == status)
@@ -437,6 +445,16 @@ class ReadsMixin(_Core):
         `thread_id` answers "what did run X do" with one indexed query.
         """
         _limit(limit)
+        for name, value in (
+            ("operation", operation),
+            ("actor", actor),
+            ("outcome", outcome),
+            ("idempotency_key", idempotency_key),
+            ("thread_id", thread_id),
+        ):
+            check_filter(name, value)
+        if since is not None and not isinstance(since, datetime):
+            raise InvalidInput("since", type(since).__name__, "expected a datetime (UTC)")
         stmt = select(AUDIT)
         if thread_id is not None:
             stmt = stmt.where(AUDIT.c.thread_id == thread_id)

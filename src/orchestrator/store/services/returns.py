@@ -175,6 +175,7 @@ class ReturnsMixin(StockMixin):
                     .where(RETURN_LINE.c.return_id == return_id)
                     .order_by(RETURN_LINE.c.sku)
                 ).all()
+                self._lock_stock(tx, [(line.sku, location) for line in lines])
                 for line in lines:
                     self._change_on_hand(
                         tx,

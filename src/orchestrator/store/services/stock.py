@@ -444,6 +444,12 @@ class StockMixin(_Core):
         def run(tx: Tx) -> ReservationView:
             check_id("reservation_id", reservation_id)
             check_text("reason", reason, required=True)
+            owner = tx.conn.execute(
+                select(RESERVATION.c.order_id).where(RESERVATION.c.id == reservation_id)
+            ).first()
+            if owner is not None and owner.order_id is not None:
+                # Lock order: the order before its reservations (as cancel and modify do).
+                self._locked(tx.conn, ORDERS, "order", owner.order_id)
             row = self._locked(tx.conn, RESERVATION, "reservation", reservation_id)
             if row["order_id"] is not None:
                 order = tx.conn.execute(
@@ -628,6 +634,7 @@ class StockMixin(_Core):
                 raise InvalidInput("to_location", to_location, "it is the source location too")
             self._staff_only(tx)
             self._location(tx.conn, to_location)
+            self._lock_stock(tx, [(sku, from_location), (sku, to_location)])
             transfer_id = uuid.uuid4().hex[:16]
             s_before, s_after = self._change_on_hand(
                 tx,
