@@ -142,7 +142,7 @@ def test_statuses_attempts_and_metrics(shop: Shop, engine: Engine) -> None:
     findings.scan()
     # negative_on_hand is critical: it comes first.
     waiting = findings.open()
-    assert [f.rule for f in waiting][0] == "negative_on_hand"
+    assert waiting[0].rule == "negative_on_hand"
     assert len(findings.open(limit=2)) == 2
     a, b, c = (f.id for f in findings.open(rule="ledger_mismatch"))
     findings.set_status(a, "fixing", by="auditor")
