@@ -273,3 +273,16 @@ def test_no_movement_is_report_only(svc: StoreService, shop: Shop, engine: Engin
     assert report.ok  # report-only: never a failed check
     assert report.violations[0].severity == "info"
     assert _keys(engine, "no_movement", now=later, no_movement_after=timedelta(days=40)) == []
+
+
+def test_docs_auditor_table_matches_rule_specs() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "auditor.md").read_text()
+    for spec in RULE_SPECS.values():
+        row = next(line for line in doc.splitlines() if line.startswith(f"| `{spec.id}`"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[1:3] == [spec.severity, spec.entity], spec.id
+        assert cells[0].endswith("*") == (not spec.default), spec.id
+        fixes = [f.strip("` ") for f in cells[5].split(",")] if spec.allowed_fixes else []
+        assert fixes == list(spec.allowed_fixes), spec.id

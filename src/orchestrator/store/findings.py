@@ -100,6 +100,8 @@ _RULE_KINDS: dict[str, tuple[str, ...]] = {
 }
 _MAX_SCOPE = 5000
 """An incremental scan touching more entities of one kind than this runs full instead."""
+_MAX_LEDGER_ROWS = 50_000
+"""An incremental scan over more new ledger rows than this runs full instead."""
 _MAX_NEW_EVIDENCE = 500
 """Evidence is gathered for at most this many new findings per scan; the rest get theirs
 at `get` or `recheck`."""
@@ -441,12 +443,16 @@ class FindingStore:
         reservations: set[int] = set()
         r: Any
         with self.engine.connect() as conn:
-            for r in conn.execute(
+            # No DISTINCT: with it SQLite walks a whole (sku, location, ...) index instead of
+            # seeking ix_stock_ledger_created_at.
+            ledger = conn.execute(
                 select(LEDGER.c.sku, LEDGER.c.location, LEDGER.c.ref_type, LEDGER.c.ref_id)
                 .where(LEDGER.c.created_at >= since)
-                .distinct()
-                .limit(4 * cap)
-            ):
+                .limit(_MAX_LEDGER_ROWS + 1)
+            ).all()
+            if len(ledger) > _MAX_LEDGER_ROWS:
+                return None
+            for r in ledger:
                 pairs.add((r.sku, r.location))
                 if r.ref_id is not None and str(r.ref_id).isdigit():
                     if r.ref_type in ("integration", REVERSAL_REF_TYPE):
@@ -524,7 +530,9 @@ class FindingStore:
             fresh = [k for k in groups if k not in existing or existing[k].status in _CLOSED]
             evidence: dict[tuple[str, str], list[dict[str, Any]]] = {}
             rows = self.settings.auditor.evidence_rows
-            for k in fresh[:_MAX_NEW_EVIDENCE]:
+            # Report-only findings are never worked on: their evidence waits for a recheck.
+            worked = [k for k in fresh if not RULE_SPECS[k[0]].report_only]
+            for k in worked[:_MAX_NEW_EVIDENCE]:
                 evidence[k] = collect_evidence(conn, groups[k].first, rows=rows)
         new_rows: list[dict[str, Any]] = []
         reopen: list[dict[str, Any]] = []
