@@ -200,3 +200,24 @@ def test_report_only_findings_are_kept_apart(shop: Shop, engine: Engine) -> None
     assert shown[0].allowed_fixes == ()
     with pytest.raises(InvalidInput):
         findings.scan(rules=["nope"])
+
+
+def test_recheck_without_a_filterable_entity(shop: Shop, engine: Engine) -> None:
+    # A receipt posted against a reference that is no purchase order id.
+    _sql(
+        engine,
+        "INSERT INTO stock_ledger (sku, location, delta, kind, reason, ref_type, ref_id, actor, "
+        "created_at) VALUES ('SKU-1', 'WH-MAIN', 2, 'receipt', 'x', 'purchase_order', 'EXT-7', "
+        "'erp', :now)",
+        now=utcnow(),
+    )
+    _break(engine, "SKU-1", 2)
+    findings = FindingStore(engine)
+    [fid] = findings.scan(rules=["po_receipt_mismatch"]).new
+    found = findings.recheck(fid)
+    assert (found.key, found.status) == ("EXT-7", "open")
+    assert "no line for it" in found.detail
+    events = findings.events(finding_id=fid)
+    assert [(e.from_status, e.to_status, e.by) for e in events] == [(None, "open", "scan")]
+    findings.set_status(fid, "escalated", by="auditor", note="ticket")
+    assert [e.to_status for e in findings.events(since=events[0].at)] == ["open", "escalated"]

@@ -286,3 +286,36 @@ def test_docs_auditor_table_matches_rule_specs() -> None:
         assert cells[0].endswith("*") == (not spec.default), spec.id
         fixes = [f.strip("` ") for f in cells[5].split(",")] if spec.allowed_fixes else []
         assert fixes == list(spec.allowed_fixes), spec.id
+
+
+def test_cli_rule_and_evidence(shop: Shop, engine: Engine, store_url: str) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+
+    runner = CliRunner()
+    _sql(engine, "UPDATE stock SET on_hand = on_hand + 2 WHERE sku = 'SKU-1'")
+    _sql(engine, "UPDATE stock SET reserved = 1 WHERE sku = 'SKU-2'")
+    only = runner.invoke(
+        app, ["check-invariants", "--db", store_url, "--rule", "ledger_mismatch", "--json"]
+    )
+    assert only.exit_code == 1, only.output
+    [line] = only.stdout.strip().splitlines()  # one JSON object on one line
+    report = json.loads(line)
+    assert report["rules"] == ["ledger_mismatch"] and not report["ok"]
+    assert [v["key"] for v in report["violations"]] == ["SKU-1@WH-MAIN"]
+    assert report["violations"][0]["severity"] == "error"
+    assert report["violations"][0]["evidence"] == []
+    shown = runner.invoke(
+        app,
+        ["check-invariants", "--db", store_url, "--rule", "reserved_mismatch", "--evidence"],
+    )
+    assert shown.exit_code == 1 and "stock: sku=SKU-2" in shown.stdout
+    idle = runner.invoke(
+        app, ["check-invariants", "--db", store_url, "--rule", "no_movement", "--json"]
+    )
+    assert idle.exit_code == 0 and json.loads(idle.stdout)["ok"]
+    unknown = runner.invoke(app, ["check-invariants", "--db", store_url, "--rule", "nope"])
+    assert unknown.exit_code == 2 and "ledger_mismatch" in unknown.output

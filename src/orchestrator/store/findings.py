@@ -64,6 +64,7 @@ from orchestrator.store.models import (
 __all__ = [
     "ACTIVE_STATUSES",
     "FindingAttemptView",
+    "FindingEventView",
     "FindingMetrics",
     "FindingStatusName",
     "FindingStore",
@@ -126,6 +127,20 @@ class FindingAttemptView(BaseModel):
     diagnosis: Any = None
     plan: Any = None
     outcome: str
+
+
+class FindingEventView(BaseModel):
+    """One status change of a finding."""
+
+    finding_id: int
+    rule: str
+    at: datetime
+    from_status: str | None
+    """None when the finding was first seen."""
+    to_status: str
+    by: str
+    """A person, `auditor`, `scan` or `recheck`."""
+    note: str = ""
 
 
 class FindingView(BaseModel):
@@ -801,9 +816,14 @@ class FindingStore:
         """
         current = self.get(finding_id)
         at = utcnow()
-        report = self._check(
-            [current.rule], scope=Scope.of(current.entities), now=now, evidence=True
-        )
+        scope: Scope | None = Scope.of(current.entities)
+        if scope is not None and not any(
+            getattr(scope, kind) for kind in _RULE_KINDS[current.rule]
+        ):
+            # Nothing the rule can filter on (a receipt against a non-numeric reference):
+            # check the rule everywhere and look for the key, rather than miss it.
+            scope = None
+        report = self._check([current.rule], scope=scope, now=now, evidence=True)
         same = [v for v in report.violations if v.key == current.key]
         with self.engine.begin() as conn:
             if same:
@@ -955,6 +975,36 @@ class FindingStore:
         )
 
     # -- oversight -------------------------------------------------------------------------
+
+    def events(
+        self, *, since: datetime | None = None, finding_id: int | None = None, limit: int = 10_000
+    ) -> list[FindingEventView]:
+        """Status changes, oldest first: the raw series behind charts of findings over time.
+
+        Args:
+            since: only changes at or after this time.
+            finding_id: only this finding's.
+            limit: at most this many.
+        """
+        stmt = select(EVENT, FINDING.c.rule).join(FINDING, FINDING.c.id == EVENT.c.finding_id)
+        if since is not None:
+            stmt = stmt.where(EVENT.c.at >= since)
+        if finding_id is not None:
+            stmt = stmt.where(EVENT.c.finding_id == finding_id)
+        stmt = stmt.order_by(EVENT.c.at, EVENT.c.id).limit(limit)
+        with self.engine.connect() as conn:
+            return [
+                FindingEventView(
+                    finding_id=r.finding_id,
+                    rule=r.rule,
+                    at=_aware(r.at),
+                    from_status=r.from_status,
+                    to_status=r.to_status,
+                    by=r.by,
+                    note=r.note,
+                )
+                for r in conn.execute(stmt)
+            ]
 
     def metrics(self, since: datetime | None = None) -> FindingMetrics:
         """Findings by rule and status, fixed automatically, escalated, success rate, MTTR.
