@@ -197,7 +197,11 @@ def show(name: str, m: dict[str, Any]) -> None:
     print(
         f"  full scan, again  {m['second_full_scan_s']:6.2f} s wall, "
         f"{m['second_full_scan_cpu_s']:.2f} s CPU"
-        + (f" + {server:.2f} s server CPU" if server else "")
+        + (
+            f" + {server:.2f} s in the PostgreSQL backend (parallel workers not counted)"
+            if server
+            else ""
+        )
         + f" ({m['second_seen']} seen again; load average {m['load_average']:.1f})"
     )
     print(
