@@ -319,3 +319,52 @@ def test_cli_rule_and_evidence(shop: Shop, engine: Engine, store_url: str) -> No
     assert idle.exit_code == 0 and json.loads(idle.stdout)["ok"]
     unknown = runner.invoke(app, ["check-invariants", "--db", store_url, "--rule", "nope"])
     assert unknown.exit_code == 2 and "ledger_mismatch" in unknown.output
+
+
+def test_transaction_posting_mismatch(svc: StoreService, shop: Shop, engine: Engine) -> None:
+    posted = svc.record_integration_transaction(
+        "erp", "R-1", "receipt", "SKU-1", "WH-MAIN", 3, actor=STAFF
+    )
+    svc.post_integration_transaction(posted.id, actor=STAFF)
+    pending = svc.record_integration_transaction(
+        "erp", "R-2", "receipt", "SKU-2", "WH-MAIN", 4, actor=STAFF
+    )
+    lost = svc.record_integration_transaction(
+        "erp", "R-3", "receipt", "SKU-3", "WH-MAIN", 5, actor=STAFF
+    )
+    # Look-alikes: posted once, pending and not on the ledger, a reversed duplicate.
+    assert _keys(engine, "transaction_posting_mismatch") == []
+    # A broken integration: one on the ledger but still pending, one marked posted but
+    # never on the ledger, and a posting of a transaction that does not exist.
+    _sql(
+        engine,
+        "INSERT INTO stock_ledger (sku, location, delta, kind, reason, ref_type, ref_id, actor, "
+        "created_at) VALUES ('SKU-2', 'WH-MAIN', 4, 'receipt', 'feed', 'integration', :ref, "
+        "'erp', :now)",
+        ref=str(pending.id),
+        now=utcnow(),
+    )
+    _sql(engine, "UPDATE stock SET on_hand = on_hand + 4 WHERE sku = 'SKU-2'")
+    _sql(engine, "UPDATE integration_transaction SET status = 'posted' WHERE id = :id", id=lost.id)
+    _sql(
+        engine,
+        "INSERT INTO stock_ledger (sku, location, delta, kind, reason, ref_type, ref_id, actor, "
+        "created_at) VALUES ('SKU-1', 'WH-MAIN', 1, 'receipt', 'feed', 'integration', '424242', "
+        "'erp', :now)",
+        now=utcnow(),
+    )
+    _sql(engine, "UPDATE stock SET on_hand = on_hand + 1 WHERE sku = 'SKU-1'")
+    report = check_invariants(engine, rules=["transaction_posting_mismatch"])
+    found = {v.key: v.detail for v in report.violations}
+    assert set(found) == {str(pending.id), str(lost.id), "424242"}
+    assert "pending, but posted to the ledger 1 time(s)" in found[str(pending.id)]
+    assert "not on the ledger" in found[str(lost.id)]
+    assert "no such transaction" in found["424242"]
+    assert check_invariants(
+        engine, rules=["transaction_posting_mismatch"], scope=Scope(transactions=[posted.id])
+    ).ok
+    # The services never post a transaction that is on the ledger already.
+    with pytest.raises(InvalidInput, match="count it twice"):
+        svc.reprocess_transaction(pending.id, actor=STAFF)
+    with pytest.raises(InvalidInput, match="count it twice"):
+        svc.set_transaction_status(pending.id, "posted", reason="x", actor=STAFF)

@@ -97,6 +97,7 @@ _RULE_KINDS: dict[str, tuple[str, ...]] = {
     "duplicate_posting": ("transactions",),
     "stuck_transaction": ("transactions",),
     "failed_transaction": ("transactions",),
+    "transaction_posting_mismatch": ("transactions",),
     "no_movement": ("stock",),
 }
 _MAX_SCOPE = 5000

@@ -21,6 +21,7 @@ tripping exactly one rule):
 | `stuck_transaction` | an integration transaction pending for longer than `stuck_after` (1 h) |
 | `failed_transaction` | an integration transaction that failed to post (not run by default) |
 | `po_receipt_mismatch` | a purchase order's received quantity of a SKU differs from its ledger receipts |
+| `transaction_posting_mismatch` | an integration transaction marked posted but not on the ledger, pending or failed but on the ledger already, or a ledger posting of a transaction that does not exist |
 | `no_movement` | stock on hand with no ledger movement for `no_movement_after` (30 days); report only, not run by default |
 
 `check_invariants(engine)` runs the default rules (`DEFAULT_RULES`); `rules=` picks others,
@@ -110,6 +111,7 @@ Rule = Literal[
     "stuck_transaction",
     "failed_transaction",
     "po_receipt_mismatch",
+    "transaction_posting_mismatch",
     "no_movement",
 ]
 
@@ -240,9 +242,9 @@ RULE_SPECS: dict[str, RuleSpec] = {
             "an integration transaction pending for longer than the threshold",
             "integration_transaction",
             ("reprocess_transaction", "set_transaction_status", "escalate"),
-            diagnosis="Reprocess it (it posts exactly once, or fails with the reason); if it "
-            "can never post (unknown SKU, the source withdrew it) set it failed with the "
-            "reason and escalate.",
+            diagnosis="Reprocess it (it posts exactly once, or fails with the reason; the "
+            "services refuse to post one already on the ledger); if it can never post "
+            "(unknown SKU, the source withdrew it) set it failed with the reason and escalate.",
         ),
         RuleSpec(
             "failed_transaction",
@@ -262,6 +264,17 @@ RULE_SPECS: dict[str, RuleSpec] = {
             ("escalate",),
             diagnosis="Either the goods were counted on the order but never posted to stock, "
             "or posted without being counted: a human checks the delivery note.",
+        ),
+        RuleSpec(
+            "transaction_posting_mismatch",
+            "error",
+            "an integration transaction whose status disagrees with its ledger postings",
+            "integration_transaction",
+            ("escalate",),
+            diagnosis="The status was written around the services. Pending or failed but on "
+            "the ledger already: never reprocess it (the services refuse to post it twice); "
+            "posted but not on the ledger: the movement was lost. Neither has a safe tool "
+            "fix: escalate to whoever owns the source system.",
         ),
         RuleSpec(
             "no_movement",
@@ -1037,6 +1050,81 @@ def _duplicate_posting(conn: Connection, q: _Query) -> list[Violation]:
     return out
 
 
+def _transaction_posting_mismatch(conn: Connection, q: _Query) -> list[Violation]:
+    scoped = q.scope.transactions if q.scope is not None else None
+    # One UNION ALL + GROUP BY pass (no join on a cast key; see _po_receipt_mismatch).
+    txns = select(
+        func.cast(TXN.c.id, String).label("ref"),
+        literal(1).label("is_txn"),
+        TXN.c.status.label("status"),
+        literal(0).label("posting"),
+        TXN.c.sku.label("sku"),
+        TXN.c.location.label("location"),
+    ).where(_in_ids(TXN.c.id, scoped))
+    postings = select(
+        LEDGER.c.ref_id.label("ref"),
+        literal(0).label("is_txn"),
+        cast_(null(), String).label("status"),
+        case((LEDGER.c.ref_type == "integration", 1), else_=-1).label("posting"),
+        LEDGER.c.sku.label("sku"),
+        LEDGER.c.location.label("location"),
+    ).where(
+        LEDGER.c.ref_type.in_(["integration", REVERSAL_REF_TYPE]),
+        _in_ids(LEDGER.c.ref_id, [str(i) for i in scoped] if scoped is not None else None),
+    )
+    both = txns.union_all(postings).subquery()
+    is_txn, net, status = func.sum(both.c.is_txn), func.sum(both.c.posting), func.min(both.c.status)
+    posted = IntegrationTxnStatus.POSTED.value
+    rows = conn.execute(
+        select(
+            both.c.ref,
+            is_txn.label("is_txn"),
+            status.label("status"),
+            net.label("net"),
+            func.min(both.c.sku).label("sku"),
+            func.min(both.c.location).label("location"),
+        )
+        .group_by(both.c.ref)
+        .having(
+            or_(
+                and_(is_txn == 0, net >= 1),
+                and_(is_txn == 1, status == posted, net <= 0),
+                and_(is_txn == 1, status != posted, net >= 1),
+            )
+        )
+        .order_by(both.c.ref)
+        .limit(q.limit)
+    ).all()
+    out = []
+    for r in rows:
+        entities: dict[str, str | int] = {"sku": r.sku, "location": r.location}
+        if str(r.ref).isdigit():
+            entities = {"transaction_id": int(r.ref), **entities}
+        if not int(r.is_txn):
+            detail = f"posted to the ledger {int(r.net)} time(s), but no such transaction exists"
+            expected, actual = "no posting", "posted"
+        elif r.status == posted:
+            detail = "marked posted, but not on the ledger"
+            expected, actual = "on the ledger", "missing"
+        else:
+            detail = f"{r.status}, but posted to the ledger {int(r.net)} time(s) already"
+            expected, actual = "posted", str(r.status)
+        out.append(
+            Violation(
+                rule="transaction_posting_mismatch",
+                entity="integration_transaction",
+                key=str(r.ref),
+                sku=r.sku,
+                location=r.location,
+                entities=entities,
+                detail=detail,
+                expected=expected,
+                actual=actual,
+            )
+        )
+    return out
+
+
 def _txn_violation(rule: Rule, r: Any, detail: str, actual: str) -> Violation:
     return Violation(
         rule=rule,
@@ -1150,6 +1238,7 @@ _CHECKS: tuple[tuple[tuple[str, ...], Callable[[Connection, _Query], list[Violat
     (("stuck_transaction",), _stuck),
     (("failed_transaction",), _failed),
     (("po_receipt_mismatch",), _po_receipt_mismatch),
+    (("transaction_posting_mismatch",), _transaction_posting_mismatch),
     (("no_movement",), _no_movement),
 )
 
