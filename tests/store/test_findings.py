@@ -221,3 +221,19 @@ def test_recheck_without_a_filterable_entity(shop: Shop, engine: Engine) -> None
     assert [(e.from_status, e.to_status, e.by) for e in events] == [(None, "open", "scan")]
     findings.set_status(fid, "escalated", by="auditor", note="ticket")
     assert [e.to_status for e in findings.events(since=events[0].at)] == ["open", "escalated"]
+
+
+def test_concurrent_scans_make_each_finding_once(shop: Shop, engine: Engine) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    for sku in ("SKU-1", "SKU-2", "SKU-3"):
+        _break(engine, sku)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda _: FindingStore(engine).scan(full=True), range(3)))
+    assert sorted(fid for r in results for fid in r.new) == sorted(
+        f.id for f in FindingStore(engine).open()
+    )
+    findings = FindingStore(engine)
+    assert len(findings.open()) == 3
+    firsts = [e for e in findings.events() if e.from_status is None]
+    assert len(firsts) == 3
