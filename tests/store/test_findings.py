@@ -237,3 +237,21 @@ def test_concurrent_scans_make_each_finding_once(shop: Shop, engine: Engine) -> 
     assert len(findings.open()) == 3
     firsts = [e for e in findings.events() if e.from_status is None]
     assert len(firsts) == 3
+
+
+def test_a_scan_resolves_many_findings_at_once(shop: Shop, engine: Engine) -> None:
+    findings = FindingStore(engine)
+    for sku in ("SKU-1", "SKU-2", "SKU-3"):
+        _break(engine, sku)
+    created = findings.scan(full=True).new
+    assert len(created) == 3
+    findings.set_status(created[0], "escalated", by="auditor")
+    findings.set_status(created[1], "fixing", by="auditor")
+    for sku in ("SKU-1", "SKU-2", "SKU-3"):
+        _break(engine, sku, -3)
+    assert findings.scan(full=True).resolved == sorted(created)
+    events = [e for e in findings.events() if e.to_status == "resolved"]
+    assert sorted((e.finding_id, e.from_status) for e in events) == sorted(
+        zip(created, ["escalated", "fixing", "open"], strict=True)
+    )
+    assert findings.metrics().escalated == 1

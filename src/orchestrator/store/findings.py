@@ -665,38 +665,46 @@ class FindingStore:
                     ],
                 )
                 result["reopened"] = [int(r["fid"]) for r in reopen]
-            gone = [(row.id, row.status) for row in covered]
-            if gone:
-                conn.execute(
-                    update(FINDING)
-                    .where(
-                        FINDING.c.id == bindparam("fid"),
-                        FINDING.c.status.in_(ACTIVE_STATUSES),
-                    )
-                    .values(
-                        status=FindingStatus.RESOLVED.value,
-                        status_by="scan",
-                        status_note="no longer seen",
-                        resolved_at=at,
-                        updated_at=at,
-                    ),
-                    [{"fid": fid} for fid, _ in gone],
+            status_of = {int(row.id): row.status for row in covered}
+            resolved: list[int] = []
+            ids = sorted(status_of)
+            # One UPDATE per chunk (an IN list cannot go through executemany); RETURNING says
+            # which rows this scan moved, in case another process moved some first.
+            for i in range(0, len(ids), 500):
+                resolved.extend(
+                    int(fid)
+                    for fid in conn.execute(
+                        update(FINDING)
+                        .where(
+                            FINDING.c.id.in_(ids[i : i + 500]),
+                            FINDING.c.status.in_(ACTIVE_STATUSES),
+                        )
+                        .values(
+                            status=FindingStatus.RESOLVED.value,
+                            status_by="scan",
+                            status_note="no longer seen",
+                            resolved_at=at,
+                            updated_at=at,
+                        )
+                        .returning(FINDING.c.id)
+                    ).scalars()
                 )
+            if resolved:
                 conn.execute(
                     EVENT.insert(),
                     [
                         {
                             "finding_id": fid,
                             "at": at,
-                            "from_status": status,
+                            "from_status": status_of[fid],
                             "to_status": "resolved",
                             "by": "scan",
                             "note": "no longer seen",
                         }
-                        for fid, status in gone
+                        for fid in sorted(resolved)
                     ],
                 )
-                result["resolved"] = [int(fid) for fid, _ in gone]
+                result["resolved"] = sorted(resolved)
             result["open_by_rule"] = {
                 r.rule: int(r.n)
                 for r in conn.execute(
