@@ -47,6 +47,20 @@ def test_inventory_tools(shop: Any) -> None:
         {"sku": "ARD-UNO-R3", "from_location": "WH-MAIN", "to_location": "WH-NORTH", "qty": 5},
     )
     assert (moved.source.on_hand, moved.destination.on_hand) == (35, 13)
+    policy = shop.invoke(
+        ctx,
+        "set_inventory_policy",
+        {
+            "sku": "PSU-12V",
+            "location": "WH-MAIN",
+            "reorder_point": 6,
+            "safety_stock": 2,
+            "order_quantity": 12,
+            "reason": "tuned",
+        },
+    )
+    assert (policy.reorder_point, policy.version) == (6, 1)
+    assert shop.invoke(ctx, "get_inventory", {"sku": "PSU-12V"}).levels[0].reorder_point == 6
 
 
 def test_order_tools(shop: Any) -> None:
@@ -225,6 +239,36 @@ def test_knowledge_tool(shop: Any) -> None:
     assert len(analyst.hits) == 3
     with pytest.raises(PermissionDenied, match="no knowledge base is configured"):
         shop.invoke(shop.ctx("analyst"), "search_knowledge_base", {"query": "cycle counts"})
+
+
+def test_pricing_tool(shop: Any) -> None:
+    from orchestrator.errors import InvalidInput, PermissionDenied
+
+    ctx = shop.ctx("pricing")
+    change = shop.invoke(
+        ctx, "set_price", {"sku": "ARD-UNO-R3", "price_cents": 2300, "reason": "price move"}
+    )
+    assert (change.old_price_cents, change.new_price_cents, change.floor_cents) == (
+        2400,
+        2300,
+        1575,
+    )
+    assert change.agent == "pricing"
+    with pytest.raises(InvalidInput, match="margin floor"):
+        shop.invoke(ctx, "set_price", {"sku": "ARD-UNO-R3", "price_cents": 1574, "reason": "x" * 3})
+    # Least privilege: the pricing agent sets prices and nothing else; nobody else sets prices.
+    with pytest.raises(PermissionDenied):
+        shop.invoke(
+            ctx,
+            "adjust_quantity",
+            {"sku": "PSU-12V", "location": "WH-MAIN", "delta": -1, "reason": "x" * 3},
+        )
+    with pytest.raises(PermissionDenied):
+        shop.invoke(
+            shop.ctx("inventory"),
+            "set_price",
+            {"sku": "ARD-UNO-R3", "price_cents": 2200, "reason": "cheaper"},
+        )
 
 
 def test_every_tool_is_exercised() -> None:
