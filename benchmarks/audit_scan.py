@@ -240,7 +240,8 @@ def main() -> None:
             info_path = path.with_suffix(".bench.json")
             url = f"sqlite:///{path}"
             print(f"sqlite ({path}) ...")
-            if args.sqlite_path and info_path.exists():
+            seeded = path.exists() and path.stat().st_size > 2**20
+            if args.sqlite_path and info_path.exists() and seeded:
                 info = json.loads(info_path.read_text())
             else:
                 path.unlink(missing_ok=True)
