@@ -9,7 +9,7 @@
 Every change adds; nothing existing is rewritten.
 
 Revision ID: 0004_findings
-Revises: 0005_policy (written on 0002_runtime; re-chained after main's 0006_pricing, 0005_policy)
+Revises: 0003_hardening (written on 0002_runtime; re-chained after 0006_pricing, 0005_policy and 0003_hardening)
 Create Date: 2026-11-29 04:00:00
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_findings"
-down_revision: str | Sequence[str] | None = "0005_policy"
+down_revision: str | Sequence[str] | None = "0003_hardening"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
