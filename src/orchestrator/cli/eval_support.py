@@ -52,8 +52,8 @@ def register(eval_app: typer.Typer) -> None:
             run_support_eval,
         )
 
+        settings = settings_for()  # a bad setting is reported before anything else
         loaded = load_scenarios(scenarios)
-        settings = settings_for()
         with ExitStack() as stack:
             chat_model = None
             if model is not None:

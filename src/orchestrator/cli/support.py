@@ -143,14 +143,16 @@ def chat(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per turn."),
 ) -> None:
     """Chat with the support graph as one customer; each message is one turn."""
-    from orchestrator.cli._common import settings_for
+    from orchestrator.cli._common import open_store, settings_for
     from orchestrator.errors import ConfigError
     from orchestrator.runtime import Orchestrator
 
+    settings = settings_for(db)  # a bad setting or store is reported before anything else
+    with open_store(settings, create=False):
+        pass  # SchemaMissing (exit 4) with the fix, rather than an empty store made here
     if (message is None) == (script is None):
         raise ConfigError("give exactly one of --message TEXT or --script FILE")
     messages = [message] if message is not None else _script(script)  # type: ignore[arg-type]
-    settings = settings_for(db)
     if model is not None:
         settings = settings.model_copy(
             update={"models": settings.models.model_copy(update={"default": model})}
