@@ -28,7 +28,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-_COMMAND_MODULES = ("store", "seed", "local_model", "demo", "runs", "kb", "eval")
+_COMMAND_MODULES = ("store", "seed", "local_model", "demo", "runs", "kb", "eval", "audit")
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"orchestrator.cli.{_name}").register(app)
