@@ -34,6 +34,7 @@ from orchestrator.errors import ConfigError
 __all__ = [
     "ApprovalSettings",
     "AuditSettings",
+    "AuditorSettings",
     "CheckpointSettings",
     "LocalModelSettings",
     "MemorySettings",
@@ -264,6 +265,34 @@ class AuditSettings(_Section):
     """Also audit read-only tool calls."""
 
 
+class AuditorSettings(_Section):
+    """The inventory auditor: what its scans call a problem, how hard it tries, what waits
+    for a human (`ORCH_AUDITOR__...`)."""
+
+    stuck_after_minutes: int = Field(default=60, ge=1)
+    """A pending integration transaction untouched for longer than this is stuck."""
+    no_movement_days: int = Field(default=30, ge=1)
+    """Stock on hand without a ledger movement for this many days is reported (info)."""
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    """Fix attempts per finding before it is escalated."""
+    approve_adjustment_above_units: int = Field(default=20, ge=0)
+    """A stock adjustment or correction of more units than this waits for a human."""
+    approve_reversal_above_units: int = Field(default=50, ge=0)
+    """Reversing a duplicate posting of more units than this waits for a human."""
+    approve_release_above_units: int = Field(default=100, ge=0)
+    """Releasing a reservation of more units than this waits for a human."""
+    scan_limit: int = Field(default=10_000, ge=1)
+    """At most this many violations per rule per scan (a rule cut short resolves nothing)."""
+    full_scan_every: int = Field(default=10, ge=1)
+    """In watch mode, every Nth pass is a full scan (incremental ones miss rows edited
+    around the services without a timestamp)."""
+    incremental_overlap_s: int = Field(default=600, ge=0)
+    """An incremental scan looks back this much before the last scan's start, so rows
+    committed late by slow transactions are not missed."""
+    evidence_rows: int = Field(default=5, ge=1, le=100)
+    """Evidence kept per finding: at most this many rows per table."""
+
+
 class Settings(BaseSettings):
     """All of orchestrator's configuration.
 
@@ -286,6 +315,7 @@ class Settings(BaseSettings):
     memory: MemorySettings = Field(default_factory=MemorySettings)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    auditor: AuditorSettings = Field(default_factory=AuditorSettings)
     checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
 

@@ -163,6 +163,37 @@ def test_auditor_tools(shop: Any) -> None:
         ctx, "release_reservation", {"reservation_id": held.id, "reason": "stale hold"}
     )
     assert released.status == "released"
+    # A replayed feed posted the failed-then-reprocessed transaction a second time.
+    from sqlalchemy import text
+
+    with shop.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO stock_ledger (sku, location, delta, kind, reason, ref_type, ref_id, "
+                "actor, created_at) SELECT sku, location, delta, kind, reason, ref_type, ref_id, "
+                "actor, created_at FROM stock_ledger WHERE ref_type = 'integration' AND ref_id = :r"
+            ),
+            {"r": str(failed)},
+        )
+        conn.execute(
+            text(
+                "UPDATE stock SET on_hand = on_hand + (SELECT delta FROM integration_transaction "
+                "WHERE id = :id) WHERE (sku, location) = (SELECT sku, location FROM "
+                "integration_transaction WHERE id = :id)"
+            ),
+            {"id": failed},
+        )
+    reversal = shop.invoke(
+        ctx, "reverse_duplicate_posting", {"txn_id": failed, "reason": "feed replayed"}
+    )
+    assert (reversal.postings, reversal.reversed) == (2, 1)
+    assert reversal.delta == -redone.delta
+    corrected = shop.invoke(
+        ctx,
+        "correct_stock",
+        {"sku": "ESP32-DEV", "location": "WH-MAIN", "reserved": "recompute", "reason": "recount"},
+    )
+    assert corrected.reserved == 0
 
 
 class _FakeKnowledge:

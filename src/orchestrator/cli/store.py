@@ -35,17 +35,37 @@ def upgrade(
 
 def check_invariants_command(
     db: str | None = DB_OPTION,
-    as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object."),
-    stuck_after_minutes: int = typer.Option(
-        60,
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the report as one JSON object on one line."
+    ),
+    rules: list[str] | None = typer.Option(
+        None,
+        "--rule",
+        help="Check only this rule (repeatable); also names rules not run by default "
+        "(failed_transaction, no_movement). Default: the books-balance rules.",
+    ),
+    evidence: bool = typer.Option(
+        False, "--evidence", help="Attach the rows that show each violation."
+    ),
+    stuck_after_minutes: int | None = typer.Option(
+        None,
         "--stuck-after-minutes",
         min=1,
-        help="Pending integration transactions older than this are stuck.",
+        help="Pending integration transactions older than this are stuck "
+        "(default ORCH_AUDITOR__STUCK_AFTER_MINUTES, 60).",
+    ),
+    no_movement_days: int | None = typer.Option(
+        None,
+        "--no-movement-days",
+        min=1,
+        help="Stock idle this long is reported by --rule no_movement "
+        "(default ORCH_AUDITOR__NO_MOVEMENT_DAYS, 30).",
     ),
 ) -> None:
     """Check that the books balance; exit 1 when an invariant is violated.
 
-    The store must exist with its tables (`orchestrator db upgrade`); nothing is created.
+    Report-only rules (no_movement) never fail the check. The store must exist with its
+    tables (`orchestrator db upgrade`); nothing is created.
     """
     from datetime import timedelta
 
@@ -55,21 +75,26 @@ def check_invariants_command(
     from orchestrator.store.invariants import check_invariants
 
     settings = settings_for(db)
+    auditor = settings.auditor
     with open_store(settings, create=False) as engine:
         report = check_invariants(
             engine,
-            stuck_after=timedelta(minutes=stuck_after_minutes),
+            rules=rules or None,
+            stuck_after=timedelta(minutes=stuck_after_minutes or auditor.stuck_after_minutes),
+            no_movement_after=timedelta(days=no_movement_days or auditor.no_movement_days),
             allow_backorders=settings.store.allow_backorders,
+            evidence=evidence,
+            evidence_rows=auditor.evidence_rows,
         )
     if as_json:
-        typer.echo(report.model_dump_json(indent=2))
+        typer.echo(report.model_dump_json())
     else:
         console = Console()
-        if report.ok:
+        if not report.violations:
             console.print(f"[green]ok[/green]: every invariant holds ({report.duration_s:.2f} s)")
         else:
             table = Table(title=f"{len(report.violations)} invariant violation(s)")
-            for column in ("rule", "entity", "key", "expected", "actual", "detail"):
+            for column in ("rule", "entity", "key", "expected", "actual", "detail", "severity"):
                 table.add_column(column)
             for v in report.violations:
                 table.add_row(
@@ -79,8 +104,15 @@ def check_invariants_command(
                     "" if v.expected is None else str(v.expected),
                     "" if v.actual is None else str(v.actual),
                     v.detail,
+                    v.severity,
                 )
             print_table(table, console)
+            if evidence:
+                for v in report.violations:
+                    console.print(f"[bold]{v.rule} {v.key}[/bold]")
+                    for row in v.evidence:
+                        fields = ", ".join(f"{k}={val}" for k, val in row.items() if k != "table")
+                        console.print(f"  {row['table']}: {fields}", markup=False, soft_wrap=True)
     if not report.ok:
         raise typer.Exit(code=ExitCode.FAILED)
 

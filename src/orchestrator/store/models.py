@@ -30,6 +30,11 @@ __all__ = [
     "ApprovalStatus",
     "AuditLog",
     "Customer",
+    "Finding",
+    "FindingAttempt",
+    "FindingEvent",
+    "FindingScan",
+    "FindingStatus",
     "GraphRun",
     "IdempotencyRecord",
     "IntegrationTransaction",
@@ -147,6 +152,23 @@ class IntegrationTxnStatus(StrEnum):
     PENDING = "pending"
     POSTED = "posted"
     FAILED = "failed"
+
+
+class FindingStatus(StrEnum):
+    """Where a finding of the auditor stands."""
+
+    OPEN = "open"
+    """Seen by a scan and not dealt with yet."""
+    FIXING = "fixing"
+    """The auditor is working on it."""
+    FIXED = "fixed"
+    """The auditor fixed it and a re-check confirmed it."""
+    ESCALATED = "escalated"
+    """Handed to a human (a ticket, an approval)."""
+    RESOLVED = "resolved"
+    """Gone without the auditor fixing it (a scan no longer sees it)."""
+    IGNORED = "ignored"
+    """A human decided to leave it; scans that see it again leave it ignored."""
 
 
 class ApprovalStatus(StrEnum):
@@ -294,6 +316,8 @@ class StockLedger(SQLModel, table=True):
         # invariant check sums a million rows in a fraction of a second.
         Index("ix_ledger_sku_location", "sku", "location", "delta"),
         Index("ix_ledger_ref", "ref_type", "ref_id"),
+        # "No movement for N days" is one seek per stock row on this index, never a scan.
+        Index("ix_ledger_sku_location_created", "sku", "location", "created_at"),
     )
 
     id: int | None = Field(
@@ -641,3 +665,88 @@ class IdempotencyRecord(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     principal: str | None = Field(default=None, max_length=100)
     """Who made the first call (actor, and customer for customer runs): only they get a replay."""
+
+
+# --- the auditor's findings ------------------------------------------------------------------
+
+
+class Finding(SQLModel, table=True):
+    """One broken invariant on one entity, as the auditor's scans see it over time.
+
+    A finding is identified by (rule, key): seen again, it is the same row (`last_seen`
+    moves; a closed one opens again). Only `orchestrator.store.findings` writes it.
+    """
+
+    __tablename__ = "finding"
+    __table_args__ = (UniqueConstraint("rule", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule: str = Field(max_length=48, index=True)
+    """The `check_invariants` rule."""
+    key: str = Field(max_length=200)
+    """The entity's key (`SKU@LOCATION` for stock, else the id)."""
+    severity: str = Field(max_length=16)
+    entity: str = Field(max_length=32)
+    entities: dict[str, Any] = _json(default_factory=dict)
+    evidence: list[dict[str, Any]] = _json(default_factory=list)
+    """Rows that showed the problem when it was last opened or re-checked (bounded)."""
+    detail: str = Field(default="", max_length=1000)
+    expected: str | None = Field(default=None, max_length=64)
+    actual: str | None = Field(default=None, max_length=64)
+    status: str = Field(default=FindingStatus.OPEN, max_length=16, index=True)
+    status_by: str | None = Field(default=None, max_length=64)
+    status_note: str | None = Field(default=None, max_length=1000)
+    first_seen: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    last_seen: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    opened_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    """When the current episode began (first_seen, or when it was seen again after closing)."""
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attempts: int = 0
+    """Fix attempts recorded (`FindingAttempt` rows)."""
+    occurrences: int = 1
+    """Episodes: 1, plus one each time it came back after being closed."""
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class FindingAttempt(SQLModel, table=True):
+    """One try at fixing a finding: the diagnosis, the plan and what came of it."""
+
+    __tablename__ = "finding_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    finding_id: int = Field(foreign_key="finding.id", index=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    by: str = Field(default="auditor", max_length=64)
+    diagnosis: Any = Field(default=None, sa_column=Column(JSON))
+    plan: Any = Field(default=None, sa_column=Column(JSON))
+    outcome: str = Field(max_length=32)
+
+
+class FindingEvent(SQLModel, table=True):
+    """A finding's status change: who moved it from what to what, and why."""
+
+    __tablename__ = "finding_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    finding_id: int = Field(foreign_key="finding.id", index=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    from_status: str | None = Field(default=None, max_length=16)
+    to_status: str = Field(max_length=16)
+    by: str = Field(max_length=64)
+    """Who: a person, `auditor`, or `scan` (seen, gone, seen again)."""
+    note: str = Field(default="", max_length=1000)
+
+
+class FindingScan(SQLModel, table=True):
+    """One scan of the store for findings; the newest finished one is the watermark."""
+
+    __tablename__ = "finding_scan"
+
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    full: bool = True
+    rules: list[str] = _json(default_factory=list)
+    counts: dict[str, Any] = _json(default_factory=dict)
+    """Findings new, seen, reopened and resolved, and open ones by rule."""
+    duration_s: float = 0.0

@@ -1,4 +1,5 @@
-"""Auditor tools: stuck integration transactions and stale reservations."""
+"""Auditor tools: stuck integration transactions, stale reservations, duplicate postings,
+stock rows whose books do not balance."""
 
 from __future__ import annotations
 
@@ -7,16 +8,24 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from orchestrator.errors import InvalidInput
 from orchestrator.store.models import utcnow
-from orchestrator.store.services.views import IntegrationTxnView, ReservationView
+from orchestrator.store.services.views import (
+    IntegrationTxnView,
+    ReservationView,
+    ReversalView,
+    StockView,
+)
 from orchestrator.tools._core import ToolContext, tool
-from orchestrator.tools.types import Id, IntegrationTxnList, Reason
+from orchestrator.tools.types import MAX_QTY, Id, IntegrationTxnList, LocationCode, Reason, Sku
 
 __all__ = [
     "TOOLS",
+    "correct_stock",
     "list_integration_transactions",
     "release_reservation",
     "reprocess_transaction",
+    "reverse_duplicate_posting",
     "set_transaction_status",
 ]
 
@@ -82,9 +91,52 @@ def release_reservation(ctx: ToolContext, reservation_id: Id, reason: Reason) ->
     return ctx.service.release_reservation(reservation_id, reason=reason, **ctx.write_options())
 
 
+@tool(access="write", scope="audit")
+def reverse_duplicate_posting(ctx: ToolContext, txn_id: Id, reason: Reason) -> ReversalView:
+    """Reverse the extra ledger posting of an integration transaction posted more than once.
+
+    Large reversals need a human's approval first.
+
+    Args:
+        txn_id: the integration transaction's id.
+        reason: why, e.g. "the ERP feed replayed receipt R-1".
+    """
+    return ctx.service.reverse_duplicate_posting(txn_id, reason=reason, **ctx.approval_options())
+
+
+@tool(access="write", scope="audit")
+def correct_stock(
+    ctx: ToolContext,
+    sku: Sku,
+    location: LocationCode,
+    reason: Reason,
+    on_hand: Annotated[int, Field(ge=0, le=MAX_QTY)] | None = None,
+    reserved: Annotated[int, Field(ge=0, le=MAX_QTY)] | Literal["recompute"] | None = None,
+) -> StockView:
+    """Set a stock row whose books do not balance to its counted or recomputed figures.
+
+    on_hand: set to the counted units (the ledger gets the correcting row); reserved:
+    "recompute" sets it to the sum of open reservations. Large corrections need approval.
+
+    Args:
+        sku: the product's SKU.
+        location: the location code.
+        reason: why, with the evidence, e.g. "cycle count found 12; ledger says 15".
+        on_hand: the counted on-hand units, if correcting on-hand.
+        reserved: "recompute" (or a number) if correcting reserved.
+    """
+    if on_hand is None and reserved is None:
+        raise InvalidInput("on_hand", on_hand, "pass on_hand, reserved, or both")
+    return ctx.service.correct_stock(
+        sku, location, on_hand=on_hand, reserved=reserved, reason=reason, **ctx.approval_options()
+    )
+
+
 TOOLS = [
     list_integration_transactions,
     reprocess_transaction,
     set_transaction_status,
     release_reservation,
+    reverse_duplicate_posting,
+    correct_stock,
 ]

@@ -128,6 +128,8 @@ BUILTIN_PROFILES: dict[str, tuple[tuple[str, ...], bool, str]] = {
             "set_transaction_status",
             "release_reservation",
             "adjust_quantity",
+            "reverse_duplicate_posting",
+            "correct_stock",
         ),
         False,
         "Finds and fixes discrepancies: stuck integrations, stale reservations, wrong counts.",

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from orchestrator.errors import InsufficientStock, InvalidInput, InvalidTransition, NotFound
 from orchestrator.store.models import TRANSITIONS, IntegrationTxnStatus, LedgerKind
 from orchestrator.store.services._core import (
     INTEGRATION,
+    LEDGER,
     Actor,
     Tx,
     check_choice,
@@ -22,10 +23,14 @@ from orchestrator.store.services._core import (
     check_id,
     check_text,
 )
-from orchestrator.store.services.stock import StockMixin
-from orchestrator.store.services.views import IntegrationTxnView
+from orchestrator.store.services.stock import StockMixin, stock_view
+from orchestrator.store.services.views import IntegrationTxnView, ReversalView
 
-__all__ = ["INTEGRATION_KINDS", "IntegrationsMixin"]
+__all__ = ["INTEGRATION_KINDS", "REVERSAL_REF_TYPE", "IntegrationsMixin"]
+
+REVERSAL_REF_TYPE = "integration_reversal"
+"""The ledger `ref_type` of a row reversing one extra posting of an integration transaction
+(`ref_id` the transaction's id); the `duplicate_posting` invariant nets them out."""
 
 INTEGRATION_KINDS = ("sale", "receipt", "adjustment", "return")
 """The ledger kinds an outside system may post."""
@@ -340,5 +345,106 @@ class IntegrationsMixin(StockMixin):
             view=IntegrationTxnView,
             actor=actor,
             idempotency_key=idempotency_key,
+            reason=reason if isinstance(reason, str) else "",
+        )
+
+    def reverse_duplicate_posting(
+        self,
+        txn_id: int,
+        *,
+        reason: str,
+        actor: Actor,
+        idempotency_key: str | None = None,
+        approval_id: int | None = None,
+    ) -> ReversalView:
+        """Reverse the extra ledger postings of a transaction posted more than once.
+
+        Appends one `correction` ledger row (ref_type `integration_reversal`) of minus the
+        posting's delta per extra posting, and changes on-hand by the same, so that the
+        transaction counts exactly once again. The ledger stays append-only: nothing is
+        deleted. Reversing more units than `adjustment_units` needs an approval.
+
+        Raises:
+            InvalidInput: it is posted at most once (nothing to reverse), an empty reason.
+            NotFound: no such transaction.
+            ApprovalRequired: the reversal is above the threshold.
+            InsufficientStock: the reversal would take on-hand below what is reserved.
+        """
+        args = {"txn_id": txn_id, "reason": reason}
+
+        def run(tx: Tx) -> ReversalView:
+            check_text("reason", reason, required=True)
+            txn = self._lock_txn(tx, txn_id)
+            ref = str(txn_id)
+            rows = tx.conn.execute(
+                select(
+                    LEDGER.c.ref_type,
+                    func.count().label("n"),
+                    func.max(LEDGER.c.id).label("last_id"),
+                )
+                .where(
+                    LEDGER.c.ref_type.in_(["integration", REVERSAL_REF_TYPE]),
+                    LEDGER.c.ref_id == ref,
+                )
+                .group_by(LEDGER.c.ref_type)
+            ).all()
+            counts = {r.ref_type: int(r.n) for r in rows}
+            postings = counts.get("integration", 0)
+            extra = postings - counts.get(REVERSAL_REF_TYPE, 0) - 1
+            if extra <= 0:
+                raise InvalidInput(
+                    "txn_id",
+                    txn_id,
+                    f"it is posted {postings} time(s) with "
+                    f"{counts.get(REVERSAL_REF_TYPE, 0)} reversal(s): nothing to reverse",
+                )
+            last = next(r.last_id for r in rows if r.ref_type == "integration")
+            posted = tx.conn.execute(
+                select(LEDGER.c.sku, LEDGER.c.location, LEDGER.c.delta).where(LEDGER.c.id == last)
+            ).one()
+            units = abs(int(posted.delta)) * extra
+            limit = self.settings.approvals.adjustment_units
+            self._require_approval(
+                tx,
+                units > limit,
+                f"reversing {extra} duplicate posting(s) of transaction {txn_id} moves "
+                f"{units} units of {posted.sku} at {posted.location}, more than {limit}",
+            )
+            before = after = None
+            for _ in range(extra):
+                step_before, after = self._change_on_hand(
+                    tx,
+                    posted.sku,
+                    posted.location,
+                    -int(posted.delta),
+                    kind=LedgerKind.CORRECTION,
+                    reason=f"reverse duplicate posting of {txn['source']} "
+                    f"{txn['external_id']}: {reason}",
+                    ref_type=REVERSAL_REF_TYPE,
+                    ref_id=ref,
+                )
+                before = before or step_before
+            assert before is not None and after is not None
+            delta = -int(posted.delta) * extra
+            tx.before = {"on_hand": before.on_hand, "postings": postings}
+            tx.after = {"on_hand": after.on_hand, "reversed": extra, "delta": delta}
+            return ReversalView(
+                txn_id=txn_id,
+                sku=posted.sku,
+                location=posted.location,
+                postings=postings,
+                reversed=extra,
+                delta=delta,
+                stock=stock_view(posted.sku, posted.location, after),
+            )
+
+        return self._write(
+            "reverse_duplicate_posting",
+            args,
+            run,
+            view=ReversalView,
+            actor=actor,
+            idempotency_key=idempotency_key,
+            approval_id=approval_id,
             reason=reason if isinstance(reason, str) else "",
         )

@@ -29,6 +29,7 @@ __all__ = [
     "ReturnLineIn",
     "ReturnLineView",
     "ReturnView",
+    "ReversalView",
     "ShipmentView",
     "StockView",
     "SupplierOfferView",
@@ -403,3 +404,19 @@ class AuditEntryView(_View):
     """The LangGraph thread of the run that made the call."""
     tool_call_id: str | None = None
     """The model's tool-call id (or the node's step id)."""
+
+
+class ReversalView(_View):
+    """The reversal of an integration transaction's duplicate postings."""
+
+    txn_id: int
+    sku: str
+    location: str
+    postings: int
+    """How many times the transaction was posted to the ledger."""
+    reversed: int
+    """Extra postings this call reversed (one ledger row each)."""
+    delta: int
+    """The on-hand change this call made (minus the posting's delta, per reversal)."""
+    stock: StockView
+    """The stock row afterwards."""
