@@ -50,9 +50,10 @@ def build_auditor_graph(
     """
     model = models.for_node("troubleshoot") if (models is not None and use_model) else None
     max_attempts = nodes.max_attempts(services)
+    budget = nodes.step_budget(services)
     builder = StateGraph(AuditState, context_schema=RunContext, input_schema=AuditInput)
-    builder.add_node("scan", partial(nodes.scan, services=services))
-    builder.add_node("detect", partial(nodes.detect, services=services))
+    builder.add_node("scan", _counted(partial(nodes.scan, services=services)))
+    builder.add_node("detect", _counted(partial(nodes.detect, services=services)))
     builder.add_node(
         "troubleshoot", _with_config(nodes.troubleshoot, services=services, model=model)
     )
@@ -62,22 +63,29 @@ def build_auditor_graph(
     builder.add_node("report", _with_config(nodes.report))
     builder.add_edge(START, "scan")
     builder.add_edge("scan", "detect")
-    builder.add_conditional_edges("detect", nodes.next_case)
-    builder.add_conditional_edges("troubleshoot", nodes.after_troubleshoot)
+    builder.add_conditional_edges("detect", partial(nodes.next_case, budget=budget))
+    builder.add_conditional_edges("troubleshoot", partial(nodes.after_troubleshoot, budget=budget))
     builder.add_edge("act", "validate")
     builder.add_conditional_edges(
-        "validate", partial(nodes.after_validate, max_attempts=max_attempts)
+        "validate", partial(nodes.after_validate, max_attempts=max_attempts, budget=budget)
     )
-    builder.add_conditional_edges("escalate", nodes.next_case)
+    builder.add_conditional_edges("escalate", partial(nodes.next_case, budget=budget))
     builder.add_edge("report", END)
     return builder
+
+
+def _counted(node: Any) -> Any:
+    def run(state: AuditState) -> dict[str, Any]:
+        return {**node(state), "steps": 1}
+
+    return run
 
 
 def _with_config(node: Any, **bound: Any) -> Any:
     def run(
         state: AuditState, config: RunnableConfig, runtime: Runtime[RunContext]
     ) -> dict[str, Any]:
-        return node(state, config, runtime, **bound)
+        return {**node(state, config, runtime, **bound), "steps": 1}
 
     run.__name__ = node.__name__
     return run
@@ -85,7 +93,7 @@ def _with_config(node: Any, **bound: Any) -> Any:
 
 def _with_runtime(node: Any, **bound: Any) -> Any:
     def run(state: AuditState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-        return node(state, runtime, **bound)
+        return {**node(state, runtime, **bound), "steps": 1}
 
     run.__name__ = node.__name__
     return run

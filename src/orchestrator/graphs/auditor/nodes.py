@@ -52,6 +52,7 @@ __all__ = [
     "next_case",
     "report",
     "scan",
+    "step_budget",
     "troubleshoot",
     "validate",
 ]
@@ -97,7 +98,7 @@ def _put(cases: list[dict[str, Any]], i: int, case: Case) -> list[dict[str, Any]
 def scan(state: AuditState, *, services: Services) -> dict[str, Any]:
     """Run the detector: an incremental scan from the watermark, or a full one."""
     store = _findings.finding_store(services)
-    result = store.scan(full=bool(state.get("full")), rules=state.get("rules") or None)
+    result = _findings.scan(store, full=bool(state.get("full")), rules=state.get("rules") or None)
     return {"scan": _findings.as_dict(result)}
 
 
@@ -123,9 +124,19 @@ def detect(state: AuditState, *, services: Services) -> dict[str, Any]:
     return {"cases": cases, "cursor": 0}
 
 
-def next_case(state: AuditState) -> Literal["troubleshoot", "report"]:
-    """Go on with the next case, or to the report when none is left."""
-    return "troubleshoot" if int(state.get("cursor", 0)) < len(state.get("cases", [])) else "report"
+def next_case(state: AuditState, *, budget: int = 10_000) -> Literal["troubleshoot", "report"]:
+    """Go on with the next case, or to the report when none is left or the run's step
+    budget could not finish another one (the rest stay open for the next pass)."""
+    if int(state.get("cursor", 0)) >= len(state.get("cases", [])):
+        return "report"
+    return "troubleshoot" if int(state.get("steps", 0)) <= budget else "report"
+
+
+def step_budget(services: Services) -> int:
+    """Steps a pass may have used and still start a case: LangGraph's recursion limit less
+    the worst case of one finding (every attempt failing, then escalation) and the report."""
+    worst = 3 * max_attempts(services) + 2
+    return int(services.settings.runtime.recursion_limit) - worst - 2
 
 
 # -- troubleshoot ---------------------------------------------------------------------------
@@ -385,7 +396,9 @@ def _model_plan(
     return plan, "model"
 
 
-def after_troubleshoot(state: AuditState) -> Literal["act", "escalate", "troubleshoot", "report"]:
+def after_troubleshoot(
+    state: AuditState, *, budget: int = 10_000
+) -> Literal["act", "escalate", "troubleshoot", "report"]:
     """To the fix, to a person, or on to the next case (dry run, skipped, report-only)."""
     cases = state.get("cases", [])
     i = int(state.get("cursor", 0))
@@ -393,7 +406,7 @@ def after_troubleshoot(state: AuditState) -> Literal["act", "escalate", "trouble
         return "report"
     case = Case.model_validate(cases[i])
     if case.status != "planned":
-        return next_case(state)
+        return next_case(state, budget=budget)
     return "escalate" if case.fix == ESCALATE or not case.steps else "act"
 
 
@@ -484,7 +497,7 @@ def validate(state: AuditState, runtime: Any, *, services: Services) -> dict[str
 
 
 def after_validate(
-    state: AuditState, *, max_attempts: int
+    state: AuditState, *, max_attempts: int, budget: int = 10_000
 ) -> Literal["troubleshoot", "escalate", "report"]:
     """Fixed: the next case; still broken: troubleshoot again, at most `max_attempts` fixes."""
     cases = state.get("cases", [])
@@ -493,7 +506,7 @@ def after_validate(
         return "report"
     case = Case.model_validate(cases[i])
     if case.status == "fixed":
-        return next_case(state)
+        return next_case(state, budget=budget)
     return "troubleshoot" if case.attempts < max_attempts else "escalate"
 
 
@@ -577,6 +590,7 @@ def summarize(cases: Sequence[Case]) -> dict[str, Any]:
         "by_rule": by_rule,
         "fixed": by_status.get("fixed", 0),
         "escalated": by_status.get("escalated", 0),
+        "deferred": by_status.get("open", 0),
         "success_rate": round(by_status.get("fixed", 0) / acted, 4) if acted else None,
         "model_plans": sum(1 for c in cases if c.plan_source == "model"),
         "rejected_proposals": sum(len(c.rejected) for c in cases),

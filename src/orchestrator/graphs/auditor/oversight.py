@@ -74,11 +74,7 @@ def daily_series(engine: Engine, *, days: int = 30, now: datetime | None = None)
             i = index.get(_aware(r.opened_at).date())
             if i is not None:
                 series.opened_by_rule.setdefault(r.rule, [0] * days)[i] += 1
-        seen: dict[str, set[tuple[int, int]]] = {
-            "fixed": set(),
-            "escalated": set(),
-            "resolved": set(),
-        }
+        seen: dict[str, set[tuple[int, int]]] = {"fixed": set(), "escalated": set()}
         for r in conn.execute(
             select(event.c.finding_id, event.c.to_status, event.c.at).where(
                 event.c.at >= since, event.c.to_status.in_(list(seen))
@@ -87,12 +83,20 @@ def daily_series(engine: Engine, *, days: int = 30, now: datetime | None = None)
             i = index.get(_aware(r.at).date())
             if i is not None:
                 seen[r.to_status].add((int(r.finding_id), i))
-        for fid_day in seen["fixed"]:
-            series.fixed[fid_day[1]] += 1
-        for fid_day in seen["escalated"]:
-            series.escalated[fid_day[1]] += 1
-        for fid_day in seen["resolved"]:
-            series.resolved_otherwise[fid_day[1]] += 1
+        for _, i in seen["fixed"]:
+            series.fixed[i] += 1
+        for _, i in seen["escalated"]:
+            series.escalated[i] += 1
+        # Resolved without the auditor: the findings whose status is still `resolved` (a
+        # fix is re-checked to `resolved` first, then marked `fixed`).
+        for r in conn.execute(
+            select(finding.c.resolved_at).where(
+                finding.c.status == "resolved", finding.c.resolved_at >= since
+            )
+        ):
+            i = index.get(_aware(r.resolved_at).date())
+            if i is not None:
+                series.resolved_otherwise[i] += 1
         for r in conn.execute(
             select(finding.c.opened_at, finding.c.resolved_at).where(
                 finding.c.resolved_at.is_not(None), finding.c.resolved_at >= since
@@ -157,9 +161,15 @@ def render_charts(series: DailySeries, folder: Path) -> list[tuple[str, Path]]:
     finish(fig, ax, "Success rate: fixed / (fixed + escalated)", "success_rate", "%")
 
     fig, ax = plt.subplots(figsize=(8, 3.6))
-    mttr = [m if m is not None else float("nan") for m in series.mttr_hours]
+    known = [m for m in series.mttr_hours if m is not None]
+    top = max(known) if known else 0.0
+    unit, scale = (
+        ("hours", 1.0) if top >= 2 else ("minutes", 60.0) if top >= 2 / 60 else ("seconds", 3600.0)
+    )
+    mttr = [m * scale if m is not None else float("nan") for m in series.mttr_hours]
     ax.plot(x, mttr, marker="o", color="tab:purple")
-    finish(fig, ax, "Mean time to resolution (findings closed that day)", "mttr", "hours")
+    ax.set_ylim(bottom=0)
+    finish(fig, ax, "Mean time to resolution (findings closed that day)", "mttr", unit)
     return out
 
 

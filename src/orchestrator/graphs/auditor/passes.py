@@ -36,8 +36,9 @@ def run_pass(
     actor: str = "auditor",
     thread_id: str | None = None,
     resume: bool = True,
+    max_passes: int = 50,
 ) -> list[RunResult]:
-    """Finish any pass a killed process left behind, then run one new pass.
+    """Finish any pass a killed process left behind, then audit every open finding.
 
     Args:
         orch: the runtime (its `auditor` graph).
@@ -48,24 +49,35 @@ def run_pass(
         actor: who the pass acts for (the audit log's actor).
         thread_id: the new pass's thread id; default `audit-<time>-<random>`.
         resume: first resume unfinished passes (what `orchestrator audit` does).
+        max_passes: a pass handles as many findings as the run's step limit allows; the
+            next pass takes those left, up to this many passes.
 
     Returns:
-        The resumed passes' results, then the new pass's (`status` `completed`, or
-        `waiting` on a person's approval of a large fix).
+        The resumed passes' results, then the new passes' (`status` `completed`, or
+        `waiting` on a person's approval of a large fix, which ends the series).
     """
     results: list[RunResult] = []
     if resume and not dry_run:
         for thread in unfinished_passes(orch):
             results.append(orch.resume(thread))
-    thread = thread_id or (
-        f"audit-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    )
     payload: dict[str, Any] = {"full": full, "dry_run": dry_run}
     if rules:
         payload["rules"] = list(rules)
     if limit is not None:
         payload["limit"] = limit
-    results.append(orch.run(GRAPH, payload, context={"actor": actor}, thread_id=thread))
+    for n in range(max_passes):
+        thread = (thread_id if n == 0 else None) or (
+            f"audit-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        )
+        result = orch.run(GRAPH, payload, context={"actor": actor}, thread_id=thread)
+        results.append(result)
+        summary = result.values.get("summary") or {}
+        handled = int(summary.get("findings", 0)) - int(summary.get("deferred", 0))
+        # A pass stops taking findings before the run's step limit; the next one (which
+        # needs no new scan) takes the rest, as long as passes make progress.
+        if result.status != "completed" or not summary.get("deferred") or handled <= 0:
+            break
+        payload = {**payload, "full": False}
     return results
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import BaseModel, Field
@@ -23,7 +24,8 @@ class Case(BaseModel):
     key: str = ""
     status: CaseStatus = "open"
     """`fixed` (validated), `escalated` (to a person), `reported` (report-only rule),
-    `dry_run` (planned, nothing written), `skipped` (already resolved when reached)."""
+    `dry_run` (planned, nothing written), `skipped` (already resolved when reached),
+    `open` (not reached this pass: the next pass takes it)."""
     attempts: int = 0
     """Fix attempts made in this run (at most `settings.auditor.max_attempts`)."""
     evidence: dict[str, Any] = Field(default_factory=dict)
@@ -81,6 +83,9 @@ class AuditState(TypedDict, total=False):
     """One `Case` (as a dict) per finding handled, updated as the run goes."""
     cursor: int
     """The index of the case being handled."""
+    steps: Annotated[int, operator.add]
+    """Nodes run so far in this pass (a pass stops taking cases before LangGraph's
+    recursion limit; the findings it did not reach stay open for the next pass)."""
     report: str
     """The summary a person reads."""
     summary: dict[str, Any]
