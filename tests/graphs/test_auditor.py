@@ -15,8 +15,6 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-pytest.importorskip("orchestrator.store.findings", reason="the detector (branch detection)")
-
 from orchestrator.errors import BackendUnavailable
 from orchestrator.evaluation.audit import agreeing_model, inject_raw
 from orchestrator.graphs.auditor import Case
@@ -349,3 +347,22 @@ def test_sigkill_during_act_then_resume_applies_each_fix_once(shop_any: TestShop
     assert ledger_rows(dup.key, "integration_reversal") == 1
     after = check_invariants(shop.engine)
     assert {v.rule for v in after.violations} == {"negative_on_hand", "negative_available"}
+
+
+def test_demo_steps_on_a_seeded_store(shop: TestShop) -> None:
+    from rich.console import Console
+
+    from orchestrator.backends.none import NoModel
+    from orchestrator.graphs.auditor import demo_steps
+
+    orch = shop.orchestrator(models=NoModel(model_name="rules"))
+    console = Console(record=True, width=200)
+    steps = demo_steps(orch, console)
+    assert [name for name, _, _ in steps] == [
+        "broken integration writes injected",
+        "the auditor fixed them through its own tools",
+        "what it may not fix waits for a person",
+        "books re-checked",
+    ]
+    assert all(ok for _, ok, _ in steps), steps
+    assert "release_reservation" in console.export_text()

@@ -525,20 +525,26 @@ def evaluate_audit(
                 orch.register_graph("auditor", build_auditor_graph, replace=True, use_model=False)
             results = run_pass(orch, full=True, rules=list(DEFAULT_RULES), actor="auditor-eval")
             granted = 0
-            result = results[-1]
-            while approve and result.status == "waiting" and result.approval_ids and granted < 200:
+            while (
+                approve
+                and results[-1].status == "waiting"
+                and results[-1].approval_ids
+                and granted < 500
+            ):
                 granted += 1
-                result = orch.resume(result.thread_id, "approve", by="eval-manager")
-            cases = cases_of(result)
+                results[-1] = orch.resume(results[-1].thread_id, "approve", by="eval-manager")
+                if results[-1].status == "completed":
+                    # The series stopped at the approval: audit what the passes left.
+                    results += run_pass(orch, rules=list(DEFAULT_RULES), actor="auditor-eval")
+            cases = [c for r in results for c in cases_of(r) if c.status != "open"]
         seconds_audit = time.perf_counter() - t1
         from orchestrator.store.findings import FindingStore
 
         fs = FindingStore(engine, settings=config)
-        status = {(c.rule, c.key): c.status for c in cases}
-        found = {(c.rule, c.key) for c in cases}
-        # Findings the scan opened that the pass did not reach (over its limit) count too.
-        for v in fs.open(limit=100_000, statuses=("open", "fixing", "escalated")):
-            found.add((v.rule, v.key))
+        # Every finding in the (fresh) store was detected by this evaluation's scans.
+        every = ("open", "fixing", "fixed", "escalated", "resolved", "ignored")
+        stored = {(v.rule, v.key): str(v.status) for v in fs.open(limit=100_000, statuses=every)}
+        found = set(stored)
         books = [f for f in found if f[0] in DEFAULT_RULES]
         after = check_invariants(engine)
         still = {(v.rule, v.key) for v in after.violations}
@@ -552,11 +558,11 @@ def evaluate_audit(
                 fixed=sum(
                     1
                     for a in mine
-                    if all(status.get(key) in ("fixed", "skipped") for key in a.expected)
-                    and any(status.get(key) == "fixed" for key in a.expected)
+                    if {stored.get(key) for key in a.expected} <= {"fixed", "resolved"}
+                    and any(stored.get(key) == "fixed" for key in a.expected)
                 ),
                 escalated=sum(
-                    1 for a in mine if any(status.get(key) == "escalated" for key in a.expected)
+                    1 for a in mine if any(stored.get(key) == "escalated" for key in a.expected)
                 ),
                 clean_after=sum(1 for a in mine if not any(key in still for key in a.expected)),
                 expected_outcome=EXPECTED_OUTCOME.get(kind, "fixed"),

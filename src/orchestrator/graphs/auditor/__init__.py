@@ -10,7 +10,9 @@ escalates what it cannot fix. See docs/auditor.md.
 
 from __future__ import annotations
 
+from orchestrator.graphs.auditor.demo import demo_steps
 from orchestrator.graphs.auditor.graph import build_auditor_graph
+from orchestrator.graphs.auditor.passes import run_pass
 from orchestrator.graphs.auditor.playbooks import Evidence, FixProposal, FixStep, Plan
 from orchestrator.graphs.auditor.state import AuditInput, AuditState, Case
 
@@ -23,4 +25,6 @@ __all__ = [
     "FixStep",
     "Plan",
     "build_auditor_graph",
+    "demo_steps",
+    "run_pass",
 ]

@@ -49,7 +49,6 @@ def build_auditor_graph(
         ...     print(result.values["report"])
     """
     model = models.for_node("troubleshoot") if (models is not None and use_model) else None
-    max_attempts = nodes.max_attempts(services)
     budget = nodes.step_budget(services)
     builder = StateGraph(AuditState, context_schema=RunContext, input_schema=AuditInput)
     builder.add_node("scan", _counted(partial(nodes.scan, services=services)))
@@ -66,9 +65,7 @@ def build_auditor_graph(
     builder.add_conditional_edges("detect", partial(nodes.next_case, budget=budget))
     builder.add_conditional_edges("troubleshoot", partial(nodes.after_troubleshoot, budget=budget))
     builder.add_edge("act", "validate")
-    builder.add_conditional_edges(
-        "validate", partial(nodes.after_validate, max_attempts=max_attempts, budget=budget)
-    )
+    builder.add_conditional_edges("validate", partial(nodes.after_validate, budget=budget))
     builder.add_conditional_edges("escalate", partial(nodes.next_case, budget=budget))
     builder.add_edge("report", END)
     return builder

@@ -489,25 +489,25 @@ def validate(state: AuditState, runtime: Any, *, services: Services) -> dict[str
                 store.set_status(case.finding_id, "fixed", by=_actor(runtime), note=case.fix)
             except OrchestratorError as exc:
                 logger.info("finding %s: %s", case.finding_id, exc)
-        return {"cases": _put(cases, i, case), "cursor": i + 1}
+        return {"cases": _put(cases, i, case), "cursor": i + 1, "verdict": "fixed"}
     case.validation = f"re-check after attempt {case.attempts}: still broken" + (
         f" ({note})" if note else ""
     )
-    return {"cases": _put(cases, i, case)}
+    verdict = "retry" if case.attempts < max_attempts(services) else "escalate"
+    return {"cases": _put(cases, i, case), "verdict": verdict}
 
 
 def after_validate(
-    state: AuditState, *, max_attempts: int, budget: int = 10_000
+    state: AuditState, *, budget: int = 10_000
 ) -> Literal["troubleshoot", "escalate", "report"]:
-    """Fixed: the next case; still broken: troubleshoot again, at most `max_attempts` fixes."""
-    cases = state.get("cases", [])
-    i = int(state.get("cursor", 0))
-    if i >= len(cases):
-        return "report"
-    case = Case.model_validate(cases[i])
-    if case.status == "fixed":
-        return next_case(state, budget=budget)
-    return "troubleshoot" if case.attempts < max_attempts else "escalate"
+    """Fixed: the next case; still broken: troubleshoot again, or escalate after the last
+    attempt (`validate` decided which, in `verdict`)."""
+    verdict = state.get("verdict")
+    if verdict == "retry":
+        return "troubleshoot"
+    if verdict == "escalate":
+        return "escalate"
+    return next_case(state, budget=budget)
 
 
 def escalate(state: AuditState, config: Any, runtime: Any, *, services: Services) -> dict[str, Any]:

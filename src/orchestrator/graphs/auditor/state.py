@@ -83,6 +83,8 @@ class AuditState(TypedDict, total=False):
     """One `Case` (as a dict) per finding handled, updated as the run goes."""
     cursor: int
     """The index of the case being handled."""
+    verdict: Literal["fixed", "retry", "escalate"]
+    """What the last re-check decided: next case, another attempt, or a person."""
     steps: Annotated[int, operator.add]
     """Nodes run so far in this pass (a pass stops taking cases before LangGraph's
     recursion limit; the findings it did not reach stay open for the next pass)."""
