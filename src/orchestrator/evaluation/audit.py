@@ -41,6 +41,7 @@ __all__ = [
     "AuditEval",
     "Injected",
     "KindResult",
+    "RawKind",
     "agreeing_model",
     "evaluate_audit",
     "inject_raw",

@@ -3,11 +3,18 @@ would, run one audit pass, show what was fixed and what waits for a person."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orchestrator.evaluation.audit import RawKind
 
 __all__ = ["demo_steps"]
 
-_KINDS = ("raw_unposted_integration", "raw_duplicate_posting", "raw_cancelled_with_holds")
+_KINDS: tuple[RawKind, ...] = (
+    "raw_unposted_integration",
+    "raw_duplicate_posting",
+    "raw_cancelled_with_holds",
+)
 
 
 def demo_steps(orch: Any, console: Any) -> list[tuple[str, bool, str]]:
