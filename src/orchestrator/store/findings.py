@@ -332,13 +332,15 @@ class FindingStore:
             full: check everything; otherwise only what changed since the last scan (the
                 first scan is always full).
             rules: which rules (default: every rule of `RULE_SPECS`).
-            now: the time to judge stuck transactions and idle stock against (tests).
+            now: the time to judge stuck transactions and idle stock against (default the
+                current time; the findings' own timestamps always use the current time).
 
         Returns:
             What was new, seen again, reopened and resolved.
         """
         started_clock = time.perf_counter()
-        started = now or utcnow()
+        # Bookkeeping and the watermark run on the real clock; `now` only judges the rules.
+        started = utcnow()
         wanted = [r for r in RULES if r in set(rules)] if rules is not None else list(RULES)
         unknown = set(rules or ()) - set(RULE_SPECS)
         if unknown:
@@ -382,7 +384,7 @@ class FindingStore:
             scope=None if full else scope,
             at=started,
         )
-        finished = utcnow() if now is None else now
+        finished = utcnow()
         result.update(
             full=full,
             rules=wanted,
@@ -790,7 +792,7 @@ class FindingStore:
             NotFound: no such finding.
         """
         current = self.get(finding_id)
-        at = now or utcnow()
+        at = utcnow()
         report = self._check(
             [current.rule], scope=Scope.of(current.entities), now=now, evidence=True
         )
