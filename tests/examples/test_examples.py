@@ -35,3 +35,13 @@ def test_custom_graph() -> None:
     assert "2 x ARD-UNO-001 written off" in out
     assert "waiting for approval 1" in out and "60 x ARD-MEGA-001 written off" in out
     assert "not adjusted: no product with id 'NOPE-404'" in out
+
+
+def test_auditor() -> None:
+    done = _run("auditor.py", "--no-model")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "injected raw_duplicate_posting" in out and "fixed" in out
+    after = next(line for line in out.splitlines() if line.startswith("check-invariants after"))
+    assert "negative_on_hand" in after and "duplicate_posting" not in after
+    assert "report: " in out
