@@ -98,6 +98,11 @@ def test_full_loop_with_the_scripted_model(shop: TestShop) -> None:
     writes = [e for e in audit if e.tool in {"correct_stock", "release_reservation"}]
     assert writes and all("audit finding" in (e.arguments.get("reason") or "") for e in writes)
     assert "fixed" in result.values["report"] and result.values["summary"]["escalated"] == 2
+    # The pass left an insight for analysts and later runs.
+    from orchestrator.memory.namespaces import recent_insights
+
+    [insight] = recent_insights(orch.long_term_store, topic="audit")
+    assert insight.source == "auditor" and "2 escalated" in insight.text
     # A second pass finds nothing new to do: the escalated ones wait for a person.
     again = orch.run("auditor", {}, context=AUDITOR)
     assert again.status == "completed" and again.values["cases"] == []
@@ -366,3 +371,45 @@ def test_demo_steps_on_a_seeded_store(shop: TestShop) -> None:
     ]
     assert all(ok for _, ok, _ in steps), steps
     assert "release_reservation" in console.export_text()
+
+
+@pytest.mark.slow
+def test_watch_runs_passes_until_sigterm(shop: TestShop) -> None:
+    env = {
+        **os.environ,
+        "ORCH_MEMORY__ENABLED": "false",
+        "ORCH_MODELS__DEFAULT": "none:rules",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "orchestrator.cli",
+            "audit",
+            "--db",
+            shop.settings.store.url,
+            "--watch",
+            "--interval",
+            "0.2",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    summaries: list[dict[str, Any]] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            payload = json.loads(line)
+            if payload["kind"] == "summary":
+                summaries.append(payload)
+            if len(summaries) == 2:
+                proc.send_signal(signal.SIGTERM)
+                break
+        assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert summaries[0]["fixed"] >= 4 and summaries[1]["findings"] == 0
