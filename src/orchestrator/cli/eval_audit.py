@@ -7,7 +7,7 @@ orchestrator eval audit [--model ID] [--k N] [--skus N] [--days N] [--seed N] [-
 
 `--model`: `scripted` (default: a scripted model proposing each rule's usual fix), `none`
 (the deterministic playbooks only), or a `provider:model` id (`llamacpp:smollm2` needs the
-local server: `orchestrator local-model serve`). With `--json`: one object per anomaly kind
+local server: `orchestrator local-model start`). With `--json`: one object per anomaly kind
 `{"kind", "injected", "recall", "fixed", "escalated", "clean_after", "expected"}`, then one
 summary object `{"kind": "summary", "model", "precision", "recall", "fixed", "escalated",
 "findings", "approvals_granted", "model_plans", "rejected_proposals", "invariants_ok_after",
