@@ -28,7 +28,6 @@ from orchestrator.graphs.auditor.playbooks import (
     ESCALATE,
     REVERSAL_TOOLS,
     Evidence,
-    FixProposal,
     LedgerRow,
     Plan,
     PlanRejected,
@@ -37,6 +36,7 @@ from orchestrator.graphs.auditor.playbooks import (
     check_plan,
     playbook,
     prompt_for,
+    proposal_schema,
 )
 from orchestrator.graphs.auditor.state import AuditState, Case
 from orchestrator.runtime.deps import Services
@@ -348,7 +348,9 @@ def _model_plan(
     description = str(spec.description) if spec is not None else case.rule
     try:
         proposal = structured_output(
-            model, prompt_for(ev, description=description, allowed=allowed), FixProposal
+            model,
+            prompt_for(ev, description=description, allowed=allowed),
+            proposal_schema(ev, allowed=allowed),
         )
     except BackendError as exc:
         case.model_error = f"{type(exc).__name__}: {exc}"[:300]

@@ -48,6 +48,7 @@ __all__ = [
     "plan_for_fix",
     "playbook",
     "prompt_for",
+    "proposal_schema",
 ]
 
 ESCALATE = "escalate"
@@ -210,6 +211,31 @@ class FixProposal(BaseModel):
         default=None, description="the transaction or reservation id the fix acts on, if any"
     )
     explanation: str = Field(default="", max_length=400, description="one sentence: why")
+
+
+def proposal_schema(ev: Evidence, *, allowed: Sequence[str]) -> type[FixProposal]:
+    """`FixProposal` whose JSON schema lists this finding's causes, fixes and target ids.
+
+    Constrained decoding (llama.cpp's `json_schema`) then only lets the model pick among
+    them; validation stays as lenient as `FixProposal`'s, so whatever a model without
+    constrained decoding says still reaches `check_plan`, which refuses (and audits) it.
+    """
+    from pydantic import create_model
+
+    causes = list(CAUSES.get(ev.rule, ("unknown",)))
+    fixes = list(dict.fromkeys([*allowed, ESCALATE]))
+    ids: list[int | None] = sorted(
+        {t.id for t in [ev.txn, *ev.unposted] if t is not None}
+        | {r.id for r in ev.reservations if r.orphan}
+    )
+    schema: type[FixProposal] = create_model(
+        "FixProposal",
+        __base__=FixProposal,
+        cause=(str, Field(max_length=64, json_schema_extra={"enum": causes})),
+        fix=(str, Field(max_length=64, json_schema_extra={"enum": fixes})),
+        target_id=(int | None, Field(default=None, json_schema_extra={"enum": [*ids, None]})),
+    )
+    return schema
 
 
 class PlanRejected(Exception):
