@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 __all__ = [
     "AUDITOR_WRITE_TOOLS",
@@ -222,18 +222,21 @@ def proposal_schema(ev: Evidence, *, allowed: Sequence[str]) -> type[FixProposal
     """
     from pydantic import create_model
 
-    causes = list(CAUSES.get(ev.rule, ("unknown",)))
-    fixes = list(dict.fromkeys([*allowed, ESCALATE]))
-    ids: list[int | None] = sorted(
-        {t.id for t in [ev.txn, *ev.unposted] if t is not None}
-        | {r.id for r in ev.reservations if r.orphan}
-    )
+    causes: list[JsonValue] = list(CAUSES.get(ev.rule, ("unknown",)))
+    fixes: list[JsonValue] = list(dict.fromkeys([*allowed, ESCALATE]))
+    ids: list[JsonValue] = [
+        *sorted(
+            {t.id for t in [ev.txn, *ev.unposted] if t is not None}
+            | {r.id for r in ev.reservations if r.orphan}
+        ),
+        None,
+    ]
     schema: type[FixProposal] = create_model(
         "FixProposal",
         __base__=FixProposal,
         cause=(str, Field(max_length=64, json_schema_extra={"enum": causes})),
         fix=(str, Field(max_length=64, json_schema_extra={"enum": fixes})),
-        target_id=(int | None, Field(default=None, json_schema_extra={"enum": [*ids, None]})),
+        target_id=(int | None, Field(default=None, json_schema_extra={"enum": ids})),
     )
     return schema
 
