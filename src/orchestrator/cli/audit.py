@@ -8,7 +8,8 @@ orchestrator audit report [--db URL] [--out PATH] [--days N]
 
 A pass first resumes any pass a killed process left unfinished (its fixes replay under
 their keys, so none is applied twice), then scans and handles the open findings. `--watch`
-runs a pass every `--interval` seconds (default 300) until stopped
+runs a pass every `--interval` seconds (default 300) until stopped, every
+`settings.auditor.full_scan_every`-th one a full scan
 (Ctrl-C or SIGTERM stop it between passes; a kill mid-pass is resumed by the next start).
 
 `--json` prints one JSON object per line: one per finding handled,
@@ -172,10 +173,20 @@ def audit(
             from orchestrator.graphs.auditor import build_auditor_graph
 
             orch.register_graph("auditor", build_auditor_graph, replace=True, use_model=False)
+        every = int(getattr(settings.auditor, "full_scan_every", 10))
+        passes = 0
         while True:
+            # Incremental scans miss rows edited around the services without a timestamp:
+            # every Nth pass of a watch is a full scan (settings.auditor.full_scan_every).
             results = run_pass(
-                orch, full=full, rules=rules or None, dry_run=dry_run, limit=limit, actor=actor
+                orch,
+                full=full or (watch and passes > 0 and passes % every == 0),
+                rules=rules or None,
+                dry_run=dry_run,
+                limit=limit,
+                actor=actor,
             )
+            passes += 1
             for result in results:
                 _print_pass(result, as_json)
             waiting = any(r.status == "waiting" for r in results)
