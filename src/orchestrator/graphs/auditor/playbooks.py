@@ -210,7 +210,7 @@ class FixProposal(BaseModel):
     target_id: int | None = Field(
         default=None, description="the transaction or reservation id the fix acts on, if any"
     )
-    explanation: str = Field(default="", max_length=400, description="one sentence: why")
+    explanation: str = Field(default="", max_length=160, description="one sentence: why")
 
 
 def proposal_schema(ev: Evidence, *, allowed: Sequence[str]) -> type[FixProposal]:
