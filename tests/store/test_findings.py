@@ -200,3 +200,58 @@ def test_report_only_findings_are_kept_apart(shop: Shop, engine: Engine) -> None
     assert shown[0].allowed_fixes == ()
     with pytest.raises(InvalidInput):
         findings.scan(rules=["nope"])
+
+
+def test_recheck_without_a_filterable_entity(shop: Shop, engine: Engine) -> None:
+    # A receipt posted against a reference that is no purchase order id.
+    _sql(
+        engine,
+        "INSERT INTO stock_ledger (sku, location, delta, kind, reason, ref_type, ref_id, actor, "
+        "created_at) VALUES ('SKU-1', 'WH-MAIN', 2, 'receipt', 'x', 'purchase_order', 'EXT-7', "
+        "'erp', :now)",
+        now=utcnow(),
+    )
+    _break(engine, "SKU-1", 2)
+    findings = FindingStore(engine)
+    [fid] = findings.scan(rules=["po_receipt_mismatch"]).new
+    found = findings.recheck(fid)
+    assert (found.key, found.status) == ("EXT-7", "open")
+    assert "no line for it" in found.detail
+    events = findings.events(finding_id=fid)
+    assert [(e.from_status, e.to_status, e.by) for e in events] == [(None, "open", "scan")]
+    findings.set_status(fid, "escalated", by="auditor", note="ticket")
+    assert [e.to_status for e in findings.events(since=events[0].at)] == ["open", "escalated"]
+
+
+def test_concurrent_scans_make_each_finding_once(shop: Shop, engine: Engine) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    for sku in ("SKU-1", "SKU-2", "SKU-3"):
+        _break(engine, sku)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda _: FindingStore(engine).scan(full=True), range(3)))
+    assert sorted(fid for r in results for fid in r.new) == sorted(
+        f.id for f in FindingStore(engine).open()
+    )
+    findings = FindingStore(engine)
+    assert len(findings.open()) == 3
+    firsts = [e for e in findings.events() if e.from_status is None]
+    assert len(firsts) == 3
+
+
+def test_a_scan_resolves_many_findings_at_once(shop: Shop, engine: Engine) -> None:
+    findings = FindingStore(engine)
+    for sku in ("SKU-1", "SKU-2", "SKU-3"):
+        _break(engine, sku)
+    created = findings.scan(full=True).new
+    assert len(created) == 3
+    findings.set_status(created[0], "escalated", by="auditor")
+    findings.set_status(created[1], "fixing", by="auditor")
+    for sku in ("SKU-1", "SKU-2", "SKU-3"):
+        _break(engine, sku, -3)
+    assert findings.scan(full=True).resolved == sorted(created)
+    events = [e for e in findings.events() if e.to_status == "resolved"]
+    assert sorted((e.finding_id, e.from_status) for e in events) == sorted(
+        zip(created, ["escalated", "fixing", "open"], strict=True)
+    )
+    assert findings.metrics().escalated == 1

@@ -273,3 +273,98 @@ def test_no_movement_is_report_only(svc: StoreService, shop: Shop, engine: Engin
     assert report.ok  # report-only: never a failed check
     assert report.violations[0].severity == "info"
     assert _keys(engine, "no_movement", now=later, no_movement_after=timedelta(days=40)) == []
+
+
+def test_docs_auditor_table_matches_rule_specs() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "auditor.md").read_text()
+    for spec in RULE_SPECS.values():
+        row = next(line for line in doc.splitlines() if line.startswith(f"| `{spec.id}`"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[1:3] == [spec.severity, spec.entity], spec.id
+        assert cells[0].endswith("*") == (not spec.default), spec.id
+        fixes = [f.strip("` ") for f in cells[5].split(",")] if spec.allowed_fixes else []
+        assert fixes == list(spec.allowed_fixes), spec.id
+
+
+def test_cli_rule_and_evidence(shop: Shop, engine: Engine, store_url: str) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+
+    runner = CliRunner()
+    _sql(engine, "UPDATE stock SET on_hand = on_hand + 2 WHERE sku = 'SKU-1'")
+    _sql(engine, "UPDATE stock SET reserved = 1 WHERE sku = 'SKU-2'")
+    only = runner.invoke(
+        app, ["check-invariants", "--db", store_url, "--rule", "ledger_mismatch", "--json"]
+    )
+    assert only.exit_code == 1, only.output
+    [line] = only.stdout.strip().splitlines()  # one JSON object on one line
+    report = json.loads(line)
+    assert report["rules"] == ["ledger_mismatch"] and not report["ok"]
+    assert [v["key"] for v in report["violations"]] == ["SKU-1@WH-MAIN"]
+    assert report["violations"][0]["severity"] == "error"
+    assert report["violations"][0]["evidence"] == []
+    shown = runner.invoke(
+        app,
+        ["check-invariants", "--db", store_url, "--rule", "reserved_mismatch", "--evidence"],
+    )
+    assert shown.exit_code == 1 and "stock: sku=SKU-2" in shown.stdout
+    idle = runner.invoke(
+        app, ["check-invariants", "--db", store_url, "--rule", "no_movement", "--json"]
+    )
+    assert idle.exit_code == 0 and json.loads(idle.stdout)["ok"]
+    unknown = runner.invoke(app, ["check-invariants", "--db", store_url, "--rule", "nope"])
+    assert unknown.exit_code == 2 and "ledger_mismatch" in unknown.output
+
+
+def test_transaction_posting_mismatch(svc: StoreService, shop: Shop, engine: Engine) -> None:
+    posted = svc.record_integration_transaction(
+        "erp", "R-1", "receipt", "SKU-1", "WH-MAIN", 3, actor=STAFF
+    )
+    svc.post_integration_transaction(posted.id, actor=STAFF)
+    pending = svc.record_integration_transaction(
+        "erp", "R-2", "receipt", "SKU-2", "WH-MAIN", 4, actor=STAFF
+    )
+    lost = svc.record_integration_transaction(
+        "erp", "R-3", "receipt", "SKU-3", "WH-MAIN", 5, actor=STAFF
+    )
+    # Look-alikes: posted once, pending and not on the ledger, a reversed duplicate.
+    assert _keys(engine, "transaction_posting_mismatch") == []
+    # A broken integration: one on the ledger but still pending, one marked posted but
+    # never on the ledger, and a posting of a transaction that does not exist.
+    _sql(
+        engine,
+        "INSERT INTO stock_ledger (sku, location, delta, kind, reason, ref_type, ref_id, actor, "
+        "created_at) VALUES ('SKU-2', 'WH-MAIN', 4, 'receipt', 'feed', 'integration', :ref, "
+        "'erp', :now)",
+        ref=str(pending.id),
+        now=utcnow(),
+    )
+    _sql(engine, "UPDATE stock SET on_hand = on_hand + 4 WHERE sku = 'SKU-2'")
+    _sql(engine, "UPDATE integration_transaction SET status = 'posted' WHERE id = :id", id=lost.id)
+    _sql(
+        engine,
+        "INSERT INTO stock_ledger (sku, location, delta, kind, reason, ref_type, ref_id, actor, "
+        "created_at) VALUES ('SKU-1', 'WH-MAIN', 1, 'receipt', 'feed', 'integration', '424242', "
+        "'erp', :now)",
+        now=utcnow(),
+    )
+    _sql(engine, "UPDATE stock SET on_hand = on_hand + 1 WHERE sku = 'SKU-1'")
+    report = check_invariants(engine, rules=["transaction_posting_mismatch"])
+    found = {v.key: v.detail for v in report.violations}
+    assert set(found) == {str(pending.id), str(lost.id), "424242"}
+    assert "pending, but posted to the ledger 1 time(s)" in found[str(pending.id)]
+    assert "not on the ledger" in found[str(lost.id)]
+    assert "no such transaction" in found["424242"]
+    assert check_invariants(
+        engine, rules=["transaction_posting_mismatch"], scope=Scope(transactions=[posted.id])
+    ).ok
+    # The services never post a transaction that is on the ledger already.
+    with pytest.raises(InvalidInput, match="count it twice"):
+        svc.reprocess_transaction(pending.id, actor=STAFF)
+    with pytest.raises(InvalidInput, match="count it twice"):
+        svc.set_transaction_status(pending.id, "posted", reason="x", actor=STAFF)

@@ -64,6 +64,7 @@ from orchestrator.store.models import (
 __all__ = [
     "ACTIVE_STATUSES",
     "FindingAttemptView",
+    "FindingEventView",
     "FindingMetrics",
     "FindingStatusName",
     "FindingStore",
@@ -96,10 +97,13 @@ _RULE_KINDS: dict[str, tuple[str, ...]] = {
     "duplicate_posting": ("transactions",),
     "stuck_transaction": ("transactions",),
     "failed_transaction": ("transactions",),
+    "transaction_posting_mismatch": ("transactions",),
     "no_movement": ("stock",),
 }
 _MAX_SCOPE = 5000
 """An incremental scan touching more entities of one kind than this runs full instead."""
+_MAX_LEDGER_ROWS = 50_000
+"""An incremental scan over more new ledger rows than this runs full instead."""
 _MAX_NEW_EVIDENCE = 500
 """Evidence is gathered for at most this many new findings per scan; the rest get theirs
 at `get` or `recheck`."""
@@ -124,6 +128,20 @@ class FindingAttemptView(BaseModel):
     diagnosis: Any = None
     plan: Any = None
     outcome: str
+
+
+class FindingEventView(BaseModel):
+    """One status change of a finding."""
+
+    finding_id: int
+    rule: str
+    at: datetime
+    from_status: str | None
+    """None when the finding was first seen."""
+    to_status: str
+    by: str
+    """A person, `auditor`, `scan` or `recheck`."""
+    note: str = ""
 
 
 class FindingView(BaseModel):
@@ -441,12 +459,16 @@ class FindingStore:
         reservations: set[int] = set()
         r: Any
         with self.engine.connect() as conn:
-            for r in conn.execute(
+            # No DISTINCT: with it SQLite walks a whole (sku, location, ...) index instead of
+            # seeking ix_stock_ledger_created_at.
+            ledger = conn.execute(
                 select(LEDGER.c.sku, LEDGER.c.location, LEDGER.c.ref_type, LEDGER.c.ref_id)
                 .where(LEDGER.c.created_at >= since)
-                .distinct()
-                .limit(4 * cap)
-            ):
+                .limit(_MAX_LEDGER_ROWS + 1)
+            ).all()
+            if len(ledger) > _MAX_LEDGER_ROWS:
+                return None
+            for r in ledger:
                 pairs.add((r.sku, r.location))
                 if r.ref_id is not None and str(r.ref_id).isdigit():
                     if r.ref_type in ("integration", REVERSAL_REF_TYPE):
@@ -524,7 +546,9 @@ class FindingStore:
             fresh = [k for k in groups if k not in existing or existing[k].status in _CLOSED]
             evidence: dict[tuple[str, str], list[dict[str, Any]]] = {}
             rows = self.settings.auditor.evidence_rows
-            for k in fresh[:_MAX_NEW_EVIDENCE]:
+            # Report-only findings are never worked on: their evidence waits for a recheck.
+            worked = [k for k in fresh if not RULE_SPECS[k[0]].report_only]
+            for k in worked[:_MAX_NEW_EVIDENCE]:
                 evidence[k] = collect_evidence(conn, groups[k].first, rows=rows)
         new_rows: list[dict[str, Any]] = []
         reopen: list[dict[str, Any]] = []
@@ -641,38 +665,46 @@ class FindingStore:
                     ],
                 )
                 result["reopened"] = [int(r["fid"]) for r in reopen]
-            gone = [(row.id, row.status) for row in covered]
-            if gone:
-                conn.execute(
-                    update(FINDING)
-                    .where(
-                        FINDING.c.id == bindparam("fid"),
-                        FINDING.c.status.in_(ACTIVE_STATUSES),
-                    )
-                    .values(
-                        status=FindingStatus.RESOLVED.value,
-                        status_by="scan",
-                        status_note="no longer seen",
-                        resolved_at=at,
-                        updated_at=at,
-                    ),
-                    [{"fid": fid} for fid, _ in gone],
+            status_of = {int(row.id): row.status for row in covered}
+            resolved: list[int] = []
+            ids = sorted(status_of)
+            # One UPDATE per chunk (an IN list cannot go through executemany); RETURNING says
+            # which rows this scan moved, in case another process moved some first.
+            for i in range(0, len(ids), 500):
+                resolved.extend(
+                    int(fid)
+                    for fid in conn.execute(
+                        update(FINDING)
+                        .where(
+                            FINDING.c.id.in_(ids[i : i + 500]),
+                            FINDING.c.status.in_(ACTIVE_STATUSES),
+                        )
+                        .values(
+                            status=FindingStatus.RESOLVED.value,
+                            status_by="scan",
+                            status_note="no longer seen",
+                            resolved_at=at,
+                            updated_at=at,
+                        )
+                        .returning(FINDING.c.id)
+                    ).scalars()
                 )
+            if resolved:
                 conn.execute(
                     EVENT.insert(),
                     [
                         {
                             "finding_id": fid,
                             "at": at,
-                            "from_status": status,
+                            "from_status": status_of[fid],
                             "to_status": "resolved",
                             "by": "scan",
                             "note": "no longer seen",
                         }
-                        for fid, status in gone
+                        for fid in sorted(resolved)
                     ],
                 )
-                result["resolved"] = [int(fid) for fid, _ in gone]
+                result["resolved"] = sorted(resolved)
             result["open_by_rule"] = {
                 r.rule: int(r.n)
                 for r in conn.execute(
@@ -793,9 +825,14 @@ class FindingStore:
         """
         current = self.get(finding_id)
         at = utcnow()
-        report = self._check(
-            [current.rule], scope=Scope.of(current.entities), now=now, evidence=True
-        )
+        scope: Scope | None = Scope.of(current.entities)
+        if scope is not None and not any(
+            getattr(scope, kind) for kind in _RULE_KINDS[current.rule]
+        ):
+            # Nothing the rule can filter on (a receipt against a non-numeric reference):
+            # check the rule everywhere and look for the key, rather than miss it.
+            scope = None
+        report = self._check([current.rule], scope=scope, now=now, evidence=True)
         same = [v for v in report.violations if v.key == current.key]
         with self.engine.begin() as conn:
             if same:
@@ -947,6 +984,36 @@ class FindingStore:
         )
 
     # -- oversight -------------------------------------------------------------------------
+
+    def events(
+        self, *, since: datetime | None = None, finding_id: int | None = None, limit: int = 10_000
+    ) -> list[FindingEventView]:
+        """Status changes, oldest first: the raw series behind charts of findings over time.
+
+        Args:
+            since: only changes at or after this time.
+            finding_id: only this finding's.
+            limit: at most this many.
+        """
+        stmt = select(EVENT, FINDING.c.rule).join(FINDING, FINDING.c.id == EVENT.c.finding_id)
+        if since is not None:
+            stmt = stmt.where(EVENT.c.at >= since)
+        if finding_id is not None:
+            stmt = stmt.where(EVENT.c.finding_id == finding_id)
+        stmt = stmt.order_by(EVENT.c.at, EVENT.c.id).limit(limit)
+        with self.engine.connect() as conn:
+            return [
+                FindingEventView(
+                    finding_id=r.finding_id,
+                    rule=r.rule,
+                    at=_aware(r.at),
+                    from_status=r.from_status,
+                    to_status=r.to_status,
+                    by=r.by,
+                    note=r.note,
+                )
+                for r in conn.execute(stmt)
+            ]
 
     def metrics(self, since: datetime | None = None) -> FindingMetrics:
         """Findings by rule and status, fixed automatically, escalated, success rate, MTTR.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from orchestrator.errors import InsufficientStock, InvalidInput, InvalidTransition, NotFound
 from orchestrator.store.models import TRANSITIONS, IntegrationTxnStatus, LedgerKind
@@ -157,6 +157,16 @@ class IntegrationsMixin(StockMixin):
             posted_at=tx.now,
             updated_at=tx.now,
         )
+        on_ledger = self._postings(tx, txn["id"])
+        if on_ledger > 0:
+            # Its status says otherwise, but the movement is on the ledger already (a status
+            # written around the services): posting it again would count it twice.
+            raise InvalidInput(
+                "txn_id",
+                txn["id"],
+                f"it is {txn['status']}, but already posted to the ledger {on_ledger} time(s): "
+                "posting again would count it twice; fix its status instead",
+            )
         before, after = self._change_on_hand(
             tx,
             txn["sku"],
@@ -177,6 +187,19 @@ class IntegrationsMixin(StockMixin):
             posted_at=tx.now,
             updated_at=tx.now,
         )
+
+    @staticmethod
+    def _postings(tx: Tx, txn_id: int) -> int:
+        """How many times the transaction is on the ledger, net of reversals."""
+        net = tx.conn.execute(
+            select(
+                func.coalesce(func.sum(case((LEDGER.c.ref_type == "integration", 1), else_=-1)), 0)
+            ).where(
+                LEDGER.c.ref_type.in_(["integration", REVERSAL_REF_TYPE]),
+                LEDGER.c.ref_id == str(txn_id),
+            )
+        ).scalar_one()
+        return int(net)
 
     def _lock_txn(self, tx: Tx, txn_id: int) -> Any:
         check_id("txn_id", txn_id)
