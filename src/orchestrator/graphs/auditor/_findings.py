@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["as_dict", "finding_store", "rule_spec", "rule_specs", "scan"]
+__all__ = ["as_dict", "finding_store", "rule_spec", "rule_specs"]
 
 
 def finding_store(services: Any) -> Any:
@@ -48,23 +48,3 @@ def as_dict(value: Any) -> dict[str, Any]:
     else:
         data = {"result": str(value)}
     return dict(json.loads(json.dumps(data, default=str)))
-
-
-def scan(store: Any, *, full: bool, rules: Any) -> Any:
-    """`store.scan(...)`, working around a scan that fails to resolve several findings at once.
-
-    The detector's scan marks findings it no longer sees `resolved` with one executemany
-    UPDATE that SQLAlchemy refuses when there are two or more; re-checking the active
-    findings one by one resolves them the same way, after which the scan goes through.
-    """
-    from sqlalchemy.exc import StatementError
-
-    try:
-        return store.scan(full=full, rules=rules)
-    except StatementError as exc:
-        if "executemany" not in str(exc):
-            raise
-    for status in ("open", "fixing", "escalated"):
-        for view in store.open(statuses=(status,), include_report_only=True, limit=100_000):
-            store.recheck(view.id)
-    return store.scan(full=full, rules=rules)

@@ -98,7 +98,7 @@ def _put(cases: list[dict[str, Any]], i: int, case: Case) -> list[dict[str, Any]
 def scan(state: AuditState, *, services: Services) -> dict[str, Any]:
     """Run the detector: an incremental scan from the watermark, or a full one."""
     store = _findings.finding_store(services)
-    result = _findings.scan(store, full=bool(state.get("full")), rules=state.get("rules") or None)
+    result = store.scan(full=bool(state.get("full")), rules=state.get("rules") or None)
     return {"scan": _findings.as_dict(result)}
 
 

@@ -70,8 +70,18 @@ AUDITOR_WRITE_TOOLS = frozenset(
 """Write tools a plan may name (the catalogue's auditor profile decides which exist)."""
 
 CAUSES: dict[str, tuple[str, ...]] = {
-    "stuck_transaction": ("integration_stalled", "cannot_post_insufficient_stock", "unknown"),
-    "failed_transaction": ("integration_stalled", "cannot_post_insufficient_stock", "unknown"),
+    "stuck_transaction": (
+        "integration_stalled",
+        "cannot_post_insufficient_stock",
+        "already_on_ledger",
+        "unknown",
+    ),
+    "failed_transaction": (
+        "integration_stalled",
+        "cannot_post_insufficient_stock",
+        "already_on_ledger",
+        "unknown",
+    ),
     "duplicate_posting": ("posted_twice", "unknown"),
     "orphan_reservation": ("hold_of_closed_order", "unknown"),
     "ledger_mismatch": ("unposted_integration", "books_drift", "unknown"),
@@ -312,6 +322,8 @@ def _playbook_cause(ev: Evidence) -> str:
     rule = ev.rule
     if rule in ("stuck_transaction", "failed_transaction"):
         t = ev.txn
+        if ev.postings:
+            return "already_on_ledger"
         if t is not None and t.delta < 0 and ev.available is not None and ev.available < -t.delta:
             return "cannot_post_insufficient_stock"
         return "integration_stalled"
@@ -358,6 +370,8 @@ def _diagnosis(ev: Evidence, cause: str) -> str:
         "integration_stalled": "the outside system's movement was never posted to the ledger",
         "cannot_post_insufficient_stock": "the movement takes out more than is available: "
         "posting it would oversell",
+        "already_on_ledger": "the transaction is on the ledger already although its status "
+        "says otherwise: posting it again would count it twice",
         "posted_twice": f"the transaction is on the ledger {len(ev.postings)} times",
         "hold_of_closed_order": "an open reservation holds units for an order that cannot use them",
         "unposted_integration": "an integration changed on-hand without posting its transaction",
@@ -393,6 +407,8 @@ def plan_for_fix(
     steps: list[FixStep] = []
     if fix == "reprocess_transaction":
         candidates = [t for t in [ev.txn, *ev.unposted] if t is not None and t.status != "posted"]
+        if ev.txn is not None and ev.postings:
+            candidates = [t for t in candidates if t.id != ev.txn.id]
         if target_id is not None:
             candidates = [t for t in candidates if t.id == target_id]
             if not candidates:
