@@ -1,5 +1,8 @@
-"""Evaluations of the graphs on seeded data: what a model (or the deterministic path) gets
-right, measured; each evaluation is a module of its own (`orchestrator.evaluation.audit`)."""
+"""Evaluations of the built-in graphs on scenario files, with any configured model (docs/eval.md).
+
+- `orchestrator.evaluation.support`: support conversations with the expected final store.
+- `orchestrator.evaluation.orders`: orders from intake to shipment with the expected final store.
+"""
 
 from __future__ import annotations
 
