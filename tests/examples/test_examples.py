@@ -96,3 +96,13 @@ def test_order_fulfilment() -> None:
     assert "waits for approval 1: order value" in out and "approved by store-manager" in out
     assert "no product in the catalogue matches 'breadboards'" in out
     assert "payment declined" in out and "reservations released" in out
+
+
+def test_auditor() -> None:
+    done = _run("auditor.py", "--no-model")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "injected raw_duplicate_posting" in out and "fixed" in out
+    after = next(line for line in out.splitlines() if line.startswith("check-invariants after"))
+    assert "negative_on_hand" in after and "duplicate_posting" not in after
+    assert "report: " in out

@@ -43,6 +43,7 @@ _COMMAND_MODULES = (
     "support",
     "order",
     "customers",
+    "audit",
 )
 
 for _name in _COMMAND_MODULES:
