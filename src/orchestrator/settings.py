@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -38,9 +38,13 @@ __all__ = [
     "LocalModelSettings",
     "MemorySettings",
     "ModelSettings",
+    "OrderSettings",
+    "PricingSettings",
     "RuntimeSettings",
     "Settings",
     "StoreSettings",
+    "SupplySettings",
+    "TuningSettings",
     "load_settings",
 ]
 
@@ -219,6 +223,56 @@ class ApprovalSettings(_Section):
     """Cancelling an order that has shipped always needs approval."""
 
 
+class PricingSettings(_Section):
+    """The pricing graph's guard rails; the store enforces the margin floor on every price."""
+
+    margin_floor_pct: float = Field(default=5.0, ge=0.0, le=500.0)
+    """Lowest markup over unit cost any price may have (percent): the floor is
+    cost x (1 + this / 100), rounded up. A near-expiry clearance of a perishable line may go
+    down to unit cost, never below."""
+    max_change_pct: float = Field(default=10.0, gt=0.0, le=90.0)
+    """Largest change of one price in one run (percent, either way) for elasticity moves and
+    overstock markdowns."""
+    max_markdown_pct: float = Field(default=75.0, gt=0.0, le=95.0)
+    """Largest near-expiry markdown (percent); the SOP's caps by days to use-by apply under it."""
+    approval_change_pct: float = Field(default=20.0, ge=0.0, le=100.0)
+    """Price changes larger than this (percent, either way) wait for a person's approval."""
+    change_promoted: bool = False
+    """Also change prices of items under an open promotion (default: leave them alone)."""
+    min_gain_pct: float = Field(default=1.0, ge=0.0)
+    """Propose an elasticity price move only if it raises the expected daily margin by at
+    least this much (percent)."""
+    history_days: int = Field(default=365, ge=28, le=3650)
+    """Days of sales history the elasticity estimate reads."""
+    min_price_levels: int = Field(default=3, ge=2)
+    """A SKU needs this many distinct prices in its history (promotion prices count) for an
+    estimate of its own; otherwise it is pooled with its category."""
+
+
+class OrderSettings(_Section):
+    """How the order-fulfilment graph fulfils: short stock, approvals, payment, capture."""
+
+    policy: Literal["partial", "backorder", "reject"] = "partial"
+    """A line short of stock: `partial` ships what is available and drops the rest, `backorder`
+    ships what is available and puts the rest in a draft backorder order, `reject` fails the
+    whole order (nothing is written)."""
+    approval_order_value: Decimal = Field(default=Decimal("250"), ge=0)
+    """Orders whose goods are worth more than this (store currency) wait for a person."""
+    approve_new_customers: bool = True
+    """A customer's first order (no earlier placed, shipped or delivered order) waits."""
+    risk_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Orders whose risk score (computed by code from its signals) reaches this wait."""
+    capture: Literal["on_ship", "on_payment"] = "on_ship"
+    """When the authorised payment is captured: when the order ships, or right away."""
+    locations: list[str] = Field(default_factory=list)
+    """Locations that may fulfil, in order of preference (default: every location, the main
+    warehouse first)."""
+    decline_over_cents: int | None = Field(default=None, ge=0)
+    """The in-process demo gateway declines payments above this (tests, demos)."""
+    decline_customers: list[int] = Field(default_factory=list)
+    """The in-process demo gateway declines these customers' payments (tests, demos)."""
+
+
 class CheckpointSettings(_Section):
     """Where graph runs keep their checkpoints (what lets a run resume after a crash)."""
 
@@ -264,6 +318,101 @@ class AuditSettings(_Section):
     """Also audit read-only tool calls."""
 
 
+class SupplySettings(_Section):
+    """The supply-chain graph: budget, approval, supplier score and late-delivery rules.
+
+    The supplier score is documented in docs/supply_chain.md; its weights must sum to 1.
+    """
+
+    budget_per_run: Decimal = Field(default=Decimal("10000"), ge=0)
+    """Purchase orders one replenishment run may send without a person's approval, in total."""
+    approval_threshold: Decimal | None = Field(default=None, ge=0)
+    """A run with one purchase order above this waits at the budget gate; None: only the
+    store's own per-order threshold (`approvals.purchase_order_value`) applies, when sending."""
+    default_location: str = Field(default="WH-MAIN", min_length=1, max_length=32)
+    """Where goods are delivered when the request names no location."""
+    cover_days: int = Field(default=14, ge=0, le=365)
+    """Order up to the reorder point plus this many days of demand (when no policy says)."""
+    demand_window_days: int = Field(default=28, ge=1, le=730)
+    """Days of sales before the run's date that give the average daily demand."""
+    weight_cost: float = Field(default=0.5, ge=0, le=1)
+    """Weight of the landed-cost score (cheapest effective unit cost = 1)."""
+    weight_time: float = Field(default=0.3, ge=0, le=1)
+    """Weight of the timeliness score ((1 + fewest days late of the offers) / (1 + days late))."""
+    weight_reliability: float = Field(default=0.2, ge=0, le=1)
+    """Weight of the on-time rate (the offer's rate blended with the supplier's past POs)."""
+    home_country: str = Field(default="GB", min_length=2, max_length=2)
+    """Suppliers elsewhere carry `import_overhead` on top of their unit cost."""
+    import_overhead: Decimal = Field(default=Decimal("0.08"), ge=0, le=5)
+    """Freight and duty as a fraction of the unit cost for suppliers abroad."""
+    history_prior_weight: float = Field(default=5.0, ge=0)
+    """How many past POs the offer's own on-time rate counts as when blended with history."""
+    late_grace_days: int = Field(default=1, ge=0, le=90)
+    """A purchase order is late once its expected date is more than this many days past."""
+    resource_after_days: int = Field(default=5, ge=0, le=365)
+    """A late order nothing has arrived against is re-sourced (if an alternate supplier offers
+    every line) once this many days late; before that, or without one, it is expedited."""
+    max_needs: int = Field(default=200, ge=1, le=10_000)
+    """At most this many SKU x location needs per run (the lowest positions first)."""
+
+    @model_validator(mode="after")
+    def _weights_sum_to_one(self) -> SupplySettings:
+        total = self.weight_cost + self.weight_time + self.weight_reliability
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(
+                f"weight_cost + weight_time + weight_reliability = {total:g}; they must sum to 1"
+            )
+        return self
+
+
+class TuningSettings(_Section):
+    """Inventory tuning (`orchestrator tune`): service targets, costs and change thresholds."""
+
+    service_level: float = Field(default=0.95, gt=0.5, lt=1.0)
+    """The cycle service level (probability of no stockout in a replenishment cycle) of
+    categories not named in `service_levels`."""
+    service_levels: dict[str, float] = Field(
+        default_factory=lambda: {"stem-kits": 0.98, "fresh": 0.9, "bakery": 0.9},
+        examples=[{"stem-kits": 0.98, "fresh": 0.9}],
+    )
+    """Service level per product category."""
+    history_weeks: int = Field(default=104, ge=8, le=520)
+    """Weeks of sales history a run reads (up to the latest sale)."""
+    horizon_weeks: int = Field(default=8, ge=1, le=52)
+    """Weeks forecast ahead (the report's forecast; the policy uses their mean)."""
+    order_cost: float = Field(default=25.0, gt=0)
+    """Cost of placing one replenishment order, in the store currency (EOQ's K)."""
+    holding_rate: float = Field(default=0.25, gt=0, le=5)
+    """Yearly cost of holding one unit, as a fraction of its unit cost (EOQ's h / c)."""
+    max_order_weeks: float = Field(default=4.0, gt=0, le=52)
+    """An order quantity covers at most this many weeks of forecast demand (and a perishable
+    at most its shelf life), however cheap the EOQ finds holding: at least the supplier's MOQ."""
+    deadband: float = Field(default=0.05, ge=0, lt=1)
+    """Changes of the reorder point and order quantity both within this fraction (and within
+    one unit) are not made: the policy is kept."""
+    explain_above: float = Field(default=0.2, ge=0)
+    """Relative change of the reorder point above which the model writes the reason."""
+    max_explained: int = Field(default=20, ge=0, le=1000)
+    """At most this many changes (the biggest) get a model-written reason; the rest a
+    template's."""
+    approve_above: float = Field(default=0.5, ge=0)
+    """Relative change of the reorder point (or order quantity) above which a person approves."""
+    approve_min_units: int = Field(default=10, ge=0)
+    """...and only when the reorder point moves by more than this many units."""
+    charts: int = Field(default=6, ge=0, le=50)
+    """Charts in the report: the biggest changes."""
+
+    @field_validator("service_levels")
+    @classmethod
+    def _probabilities(cls, value: dict[str, float]) -> dict[str, float]:
+        for category, level in value.items():
+            if not 0.5 < level < 1.0:
+                raise ValueError(
+                    f"category {category!r}: {level} is not a service level in (0.5, 1)"
+                )
+        return value
+
+
 class Settings(BaseSettings):
     """All of orchestrator's configuration.
 
@@ -288,6 +437,10 @@ class Settings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
+    supply: SupplySettings = Field(default_factory=SupplySettings)
+    pricing: PricingSettings = Field(default_factory=PricingSettings)
+    tuning: TuningSettings = Field(default_factory=TuningSettings)
+    orders: OrderSettings = Field(default_factory=OrderSettings)
 
     @classmethod
     def defaults(cls) -> Settings:

@@ -47,6 +47,20 @@ def test_inventory_tools(shop: Any) -> None:
         {"sku": "ARD-UNO-R3", "from_location": "WH-MAIN", "to_location": "WH-NORTH", "qty": 5},
     )
     assert (moved.source.on_hand, moved.destination.on_hand) == (35, 13)
+    policy = shop.invoke(
+        ctx,
+        "set_inventory_policy",
+        {
+            "sku": "PSU-12V",
+            "location": "WH-MAIN",
+            "reorder_point": 6,
+            "safety_stock": 2,
+            "order_quantity": 12,
+            "reason": "tuned",
+        },
+    )
+    assert (policy.reorder_point, policy.version) == (6, 1)
+    assert shop.invoke(ctx, "get_inventory", {"sku": "PSU-12V"}).levels[0].reorder_point == 6
 
 
 def test_order_tools(shop: Any) -> None:

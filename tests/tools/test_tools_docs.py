@@ -9,7 +9,7 @@ from orchestrator.tools import default_catalog
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "tools.md"
 ROW = re.compile(r"^\| `(\w+)` \| (read|write) \| (\w+) \| ([\w, ]+) \| (.+) \|$")
-ORDER = ["support", "order", "inventory", "procurement", "auditor", "analyst"]
+ORDER = ["support", "order", "inventory", "procurement", "auditor", "pricing", "analyst"]
 
 
 def test_catalogue_table_matches_the_code() -> None:

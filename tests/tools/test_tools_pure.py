@@ -107,7 +107,7 @@ def test_step_key_is_order_independent() -> None:
 
 def test_builtin_profiles() -> None:
     catalog = default_catalog()
-    assert len(catalog) == 26
+    assert len(catalog) == 27
     support = catalog.profile("support")
     assert support.customer_facing
     assert {"cancel_order", "initiate_return", "create_support_ticket"} <= support.allowed

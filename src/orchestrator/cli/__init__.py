@@ -28,7 +28,21 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-_COMMAND_MODULES = ("store", "seed", "local_model", "demo", "runs", "kb", "eval", "support")
+_COMMAND_MODULES = (
+    "store",
+    "seed",
+    "local_model",
+    "demo",
+    "runs",
+    "kb",
+    "eval",
+    "review",
+    "supply",
+    "price",
+    "tune",
+    "support",
+    "order",
+)
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"orchestrator.cli.{_name}").register(app)

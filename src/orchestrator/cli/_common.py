@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from orchestrator.settings import Settings
 
-__all__ = ["DB_OPTION", "open_store", "print_table", "settings_for"]
+__all__ = ["DB_OPTION", "open_orchestrator", "open_store", "print_table", "settings_for"]
 
 DB_OPTION = typer.Option(
     None,
@@ -97,3 +97,20 @@ def print_table(table: Table, console: Console | None = None) -> None:
         console.print(table)
     finally:
         console.width = width
+
+
+@contextmanager
+def open_orchestrator(db: str | None) -> Iterator[Any]:
+    """The runtime (`Orchestrator`) on an existing store, closed afterwards.
+
+    Raises:
+        SchemaMissing: the store has no tables (the CLI prints the fix: `orchestrator seed` or
+            `orchestrator store init`); nothing here creates a store.
+    """
+    from orchestrator.runtime import Orchestrator
+
+    settings = settings_for(db)
+    with open_store(settings, create=False):
+        pass
+    with Orchestrator(settings, upgrade_schema=False) as orch:
+        yield orch

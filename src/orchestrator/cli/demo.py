@@ -275,6 +275,28 @@ def _check_books(engine: Any, report: Any, result: DemoResult, console: Console)
         console.print(f"     [red]unexpected:[/red] {line}")
 
 
+def _no_new_discrepancies(engine: Any, report: Any, result: DemoResult, console: Console) -> None:
+    """After the graphs' writes: every violation is one the seed injected, nothing new."""
+    from orchestrator.store.invariants import check_invariants
+
+    books = check_invariants(engine)
+    injected = {(a.sku, a.location) for a in report.anomalies}
+    new = sorted(
+        f"{v.rule} {v.key}: {v.detail}"
+        for v in books.violations
+        if (v.sku, v.location) not in injected or v.sku is None
+    )
+    _step(
+        result,
+        console,
+        "no new discrepancy after the graphs' writes",
+        not new,
+        f"{len(books.violations)} violation(s), all at the injected anomalies' SKUs and locations"
+        if not new
+        else f"{len(new)} new: {'; '.join(new[:3])}",
+    )
+
+
 @contextmanager
 def _local_model(settings: Settings, console: Console, use: bool) -> Iterator[None]:
     """The local llama.cpp server, started if the routed model needs it and none runs."""
@@ -382,14 +404,61 @@ def run_demo(
         console.rule("[bold]3. customer support: the model proposes, the code disposes")
         console.print(f"  model: {result.model}")
         _support(orch, picks, result, console)
-    console.rule("[bold]4. check the books")
-    engine = make_engine(settings.store)
-    try:
-        _check_books(engine, report, result, console)
-    finally:
-        engine.dispose()
+        console.rule("[bold]4. check the books")
+        engine = make_engine(settings.store)
+        try:
+            _check_books(engine, report, result, console)
+            number = 5
+            ran = False
+            for graph, title in GRAPH_SECTIONS:
+                if _graph_section(orch, graph, f"{number}. {title}", result, console):
+                    number += 1
+                    ran = True
+            if ran:
+                console.rule(f"[bold]{number}. the graphs left no discrepancy behind")
+                _no_new_discrepancies(engine, report, result, console)
+                number += 1
+        finally:
+            engine.dispose()
+        for graph, title in GRAPH_SECTIONS_AFTER_CHECK:
+            if _graph_section(orch, graph, f"{number}. {title}", result, console):
+                number += 1
     result.seconds = time.perf_counter() - started
     return result
+
+
+GRAPH_SECTIONS: tuple[tuple[str, str], ...] = (
+    ("order_fulfilment", "order fulfilment: reserve, approve, pay, ship, notify"),
+    ("supply_chain", "supply chain: the urgent reorder, approved, sent and received"),
+    ("inventory_tuning", "inventory tuning: forecasts into approved policy changes"),
+    ("pricing", "pricing: markdowns and price moves within the guard rails"),
+)
+"""Built-in graphs whose `demo_steps` run after the books are checked: none of them may leave a
+discrepancy behind (a second check finds no violation the seed did not inject)."""
+
+GRAPH_SECTIONS_AFTER_CHECK: tuple[tuple[str, str], ...] = (
+    ("auditor", "inventory auditor: detect, diagnose, fix, re-check, escalate"),
+    ("business_review", "business review: KPIs, the analyst crew, memory, a report"),
+)
+"""Built-in graphs whose `demo_steps` run last: the auditor repairs the anomalies the checks
+found, and the review reports on the week."""
+
+
+def _graph_section(orch: Any, graph: str, title: str, result: DemoResult, console: Console) -> bool:
+    """Run a built-in graph's `demo_steps(orch, console)` when the graph is installed."""
+    import importlib
+
+    if graph not in orch.graphs():
+        return False
+    console.rule(f"[bold]{title}")
+    demo_steps = importlib.import_module(f"orchestrator.graphs.{graph}").demo_steps
+    try:
+        steps = demo_steps(orch, console)
+    except OrchestratorError as exc:
+        steps = [(f"{graph} demo", False, f"{type(exc).__name__}: {exc}")]
+    for name, ok, detail in steps:
+        _step(result, console, name, ok, detail)
+    return True
 
 
 def _summary(result: DemoResult, console: Console) -> None:

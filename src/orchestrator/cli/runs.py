@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import getpass
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import typer
 
-from orchestrator.cli._common import DB_OPTION, open_store, settings_for
+from orchestrator.cli._common import DB_OPTION, open_orchestrator
 
 approvals_app = typer.Typer(
     name="approvals",
@@ -44,16 +42,9 @@ _BY = typer.Option(
 )
 
 
-@contextmanager
-def _orchestrator(db: str | None) -> Iterator[Any]:
+def _orchestrator(db: str | None) -> Any:
     """The runtime on the store (which must exist: nothing here creates one)."""
-    from orchestrator.runtime import Orchestrator
-
-    settings = settings_for(db)
-    with open_store(settings, create=False):
-        pass  # SchemaMissing (exit 4) with the fix, rather than an empty store made here
-    with Orchestrator(settings, upgrade_schema=False) as orch:
-        yield orch
+    return open_orchestrator(db)
 
 
 def _dump(model: Any) -> dict[str, Any]:

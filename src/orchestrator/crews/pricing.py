@@ -44,6 +44,7 @@ from sqlalchemy.sql.schema import Table
 from orchestrator.crews._config import make_agent, make_task
 from orchestrator.crews.review import DEFAULT_SHOP, parse_structured
 from orchestrator.store import models as m
+from orchestrator.store.rules.margins import AMBIENT_FLOOR_MARKUP, margin_floor_cents
 
 __all__ = [
     "AMBIENT_FLOOR_MARKUP",
@@ -61,8 +62,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-AMBIENT_FLOOR_MARKUP = 0.05
-"""The margin floor of ambient goods: unit cost plus 5%."""
 NEAR_EXPIRY_DAYS = 2
 NEAR_EXPIRY_CAPS = {2: 25.0, 1: 50.0, 0: 75.0}
 """Largest markdown (percent) by days left before the use-by date."""
@@ -163,13 +162,6 @@ def _t(model: type[Any]) -> Table:
     return cast(Table, model.__table__)
 
 
-def margin_floor_cents(cost_cents: int, *, near_expiry: bool) -> int:
-    """The lowest price allowed: cost for perishables near expiry, else cost plus 5%."""
-    if near_expiry:
-        return cost_cents
-    return math.ceil(cost_cents * (1 + AMBIENT_FLOOR_MARKUP))
-
-
 def markdown_candidates(
     engine: Engine, *, as_of: date | None = None, limit: int = 12
 ) -> list[MarkdownCandidate]:
@@ -253,6 +245,8 @@ def markdown_candidates(
         expiry[str(sku)] = min(days_left, expiry.get(str(sku), days_left))
     out: list[MarkdownCandidate] = []
     for sku, name, is_perishable, _shelf, price, cost, on_hand, available in rows:
+        if int(cost) < 0 or int(price) <= 0:
+            continue  # bad catalogue data has no margin floor: not a candidate
         daily = float(sold.get(sku, 0) or 0) / _DEMAND_DAYS
         cover = round(max(int(available), 0) / daily, 1) if daily > 0 else None
         to_expiry = expiry.get(str(sku))

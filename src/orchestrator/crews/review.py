@@ -37,6 +37,7 @@ from sqlalchemy.engine import Engine
 
 from orchestrator.crews._config import make_agent, make_task
 from orchestrator.crews.kpis import WeeklyKpis, compute_weekly_kpis
+from orchestrator.errors import ConfigError
 
 __all__ = [
     "REVIEW_TOOL_NAMES",
@@ -315,7 +316,7 @@ def run_weekly_review(
 
     Args:
         engine: the operations store.
-        llm: the CrewAI LLM.
+        llm: the CrewAI LLM; None writes the review from code (`origin="fallback"`).
         tools: read-only CrewAI tools (`as_crewai_tools(ctx, "analyst")`).
         insights: earlier insights from memory, given to the crew as context.
         as_of: the day after the reviewed week; default from the ledger.
@@ -337,6 +338,8 @@ def run_weekly_review(
     note: str | None = None
     narrative: ReviewNarrative | None = None
     try:
+        if llm is None:  # CrewAI would fall back to OpenAI on its own: never that
+            raise ConfigError("no CrewAI model was given")
         chosen = [t for t in tools if tool_names is None or t.name in tool_names]
         crew = build_weekly_review_crew(llm=llm, tools=chosen)
         result = crew.kickoff(inputs=inputs)

@@ -6,6 +6,7 @@ its checkpointer:
 
 - `cycle_count`: reconcile counted stock with the books (adjustments, approvals).
 - `support`: answer a customer's message for the authenticated customer.
+- `inventory_tuning`: forecast demand and set reorder policies (approvals, report).
 """
 
 __all__: list[str] = []

@@ -64,6 +64,28 @@ class NodeModels:
             return model
         return self._source
 
+    def crewai_llm(self, node: str) -> Any:
+        """The CrewAI LLM for `node`, for a node that runs a crew.
+
+        From the router (`ModelRouter.crewai_llm`), or the scripted model's `as_crewai_llm()`.
+
+        Raises:
+            ConfigError: the routed provider (or the given model) has no CrewAI adapter.
+        """
+        from orchestrator.backends.routing import ModelRouter
+
+        if isinstance(self._source, ModelRouter):
+            return self._source.crewai_llm(self.graph, node)
+        model = self.for_node(node)
+        as_crewai = getattr(model, "as_crewai_llm", None)
+        if as_crewai is None:
+            raise ConfigError(
+                f"the model for node {node!r} of graph {self.graph!r} "
+                f"({type(model).__name__}) has no as_crewai_llm(): give a ScriptedModel or route "
+                "the node through settings"
+            )
+        return as_crewai()
+
     def model_id(self, node: str) -> str:
         """The `provider:model` id routed to `node` (`scripted` when not routed by settings)."""
         from orchestrator.backends.routing import ModelRouter

@@ -23,7 +23,7 @@ __all__ = [
     "safe_url",
 ]
 
-APPEND_ONLY_TABLES = ("stock_ledger", "audit_log")
+APPEND_ONLY_TABLES = ("stock_ledger", "audit_log", "price_history")
 """Tables whose rows are never updated or deleted; database triggers refuse both."""
 
 

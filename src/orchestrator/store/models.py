@@ -34,6 +34,8 @@ __all__ = [
     "IdempotencyRecord",
     "IntegrationTransaction",
     "IntegrationTxnStatus",
+    "InventoryPolicy",
+    "InventoryPolicyHistory",
     "LedgerKind",
     "Location",
     "Order",
@@ -41,6 +43,7 @@ __all__ = [
     "OrderStatus",
     "Payment",
     "PaymentKind",
+    "PriceHistory",
     "Product",
     "PurchaseOrder",
     "PurchaseOrderLine",
@@ -256,6 +259,37 @@ class Product(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class PriceHistory(SQLModel, table=True):
+    """Append-only: one row per change of a product's list price, never updated or deleted.
+
+    Written by `StoreService.set_price` in the same transaction as the change; the product's
+    price at any time is the `new_price_cents` of its last row before then (or, before its
+    first row, that row's `old_price_cents`).
+    """
+
+    __tablename__ = "price_history"
+    __table_args__ = (Index("ix_price_history_sku_at", "sku", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sku: str = Field(foreign_key="product.sku", max_length=64)
+    old_price_cents: int
+    new_price_cents: int
+    cost_cents: int
+    """The unit cost when the price was set (what the margin floor was computed from)."""
+    floor_cents: int
+    """The margin floor the new price was checked against."""
+    kind: str = Field(max_length=24)
+    """`markdown` (near expiry or overstock), `move` (elasticity) or `manual`."""
+    reason: str = Field(default="", max_length=500)
+    actor: str = Field(max_length=64)
+    agent: str | None = Field(default=None, max_length=32)
+    thread_id: str | None = Field(default=None, max_length=200)
+    """The LangGraph run that set it, if any."""
+    approval_id: int | None = None
+    """The approval that allowed it, when it needed one."""
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class Location(SQLModel, table=True):
     """A warehouse or shop that holds stock."""
 
@@ -283,6 +317,63 @@ class Stock(SQLModel, table=True):
     reorder_point: int | None = None
     """Set by inventory tuning; `low_stock_report` compares available stock against it."""
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class InventoryPolicy(SQLModel, table=True):
+    """The current replenishment policy of one SKU at one location: when and how much to order.
+
+    Written only by `StoreService.set_inventory_policy`, which keeps `stock.reorder_point` (the
+    column `low_stock` and replenishment read) equal to `reorder_point` in the same
+    transaction, and appends an `InventoryPolicyHistory` row. Rows carried over from a
+    store's reorder points by the `0005_policy` migration have `method` `imported` and no
+    safety stock or order quantity yet.
+    """
+
+    __tablename__ = "inventory_policy"
+
+    sku: str = Field(foreign_key="product.sku", primary_key=True, max_length=64)
+    location: str = Field(foreign_key="location.code", primary_key=True, max_length=32)
+    reorder_point: int
+    """Order when the inventory position falls to this many units."""
+    safety_stock: int | None = None
+    """Units held against demand above the forecast during the lead time (part of the
+    reorder point)."""
+    order_quantity: int | None = None
+    """Units per replenishment order."""
+    service_level: float | None = None
+    """The cycle service level the policy was computed for (0-1), if it was computed."""
+    method: str = Field(max_length=64)
+    """How it was set: `forecast:<method>` by tuning, `manual`, `imported`."""
+    set_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    set_by: str = Field(max_length=64)
+    """Who set it (the actor)."""
+    reason: str = Field(default="", max_length=500)
+    version: int = 1
+    """1 for the first policy of the pair, +1 for each change."""
+
+
+class InventoryPolicyHistory(SQLModel, table=True):
+    """Append-only: every inventory policy a (SKU, location) has had, newest last."""
+
+    __tablename__ = "inventory_policy_history"
+    __table_args__ = (Index("ix_policy_history_sku_location", "sku", "location", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sku: str = Field(foreign_key="product.sku", max_length=64)
+    location: str = Field(foreign_key="location.code", max_length=32)
+    version: int
+    reorder_point: int
+    safety_stock: int | None = None
+    order_quantity: int | None = None
+    service_level: float | None = None
+    method: str = Field(max_length=64)
+    set_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    set_by: str = Field(max_length=64)
+    reason: str = Field(default="", max_length=500)
+    previous_reorder_point: int | None = None
+    """The reorder point it replaced (None for the pair's first policy)."""
+    idempotency_key: str | None = Field(default=None, max_length=200)
+    """The write key of the call that set it."""
 
 
 class StockLedger(SQLModel, table=True):

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from orchestrator.errors import InvalidInput
-from orchestrator.store.services.views import StockView, TransferView
+from orchestrator.store.services.views import InventoryPolicyView, StockView, TransferView
 from orchestrator.tools._core import ToolContext, tool
 from orchestrator.tools.types import (
     MAX_QTY,
@@ -19,7 +19,14 @@ from orchestrator.tools.types import (
     Sku,
 )
 
-__all__ = ["TOOLS", "adjust_quantity", "get_inventory", "low_stock_report", "transfer_stock"]
+__all__ = [
+    "TOOLS",
+    "adjust_quantity",
+    "get_inventory",
+    "low_stock_report",
+    "set_inventory_policy",
+    "transfer_stock",
+]
 
 
 @tool(access="read", scope="inventory")
@@ -108,4 +115,42 @@ def transfer_stock(
     )
 
 
-TOOLS = [get_inventory, low_stock_report, adjust_quantity, transfer_stock]
+@tool(access="write", scope="inventory")
+def set_inventory_policy(
+    ctx: ToolContext,
+    sku: Sku,
+    location: LocationCode,
+    reorder_point: Annotated[int, Field(ge=0, le=100 * MAX_QTY)],
+    safety_stock: Annotated[int, Field(ge=0, le=100 * MAX_QTY)],
+    order_quantity: Annotated[int, Field(ge=1, le=100 * MAX_QTY)],
+    reason: Reason,
+    service_level: Annotated[float, Field(gt=0, lt=1)] | None = None,
+    method: Annotated[str, Field(min_length=1, max_length=64)] = "manual",
+) -> InventoryPolicyView:
+    """Set a SKU's reorder point, safety stock and order quantity at one location.
+
+    Args:
+        sku: the product's SKU.
+        location: the location code.
+        reorder_point: reorder when the inventory position falls to this many units.
+        safety_stock: the part of the reorder point held against demand above the forecast;
+            at most the reorder point.
+        order_quantity: units per replenishment order, at least 1.
+        reason: why, e.g. "tuned on 104 weeks of sales: demand up 30%".
+        service_level: the cycle service level the policy was computed for, between 0 and 1.
+        method: how it was computed, e.g. "forecast:AutoETS" or "manual".
+    """
+    return ctx.service.set_inventory_policy(
+        sku,
+        location,
+        reorder_point=reorder_point,
+        safety_stock=safety_stock,
+        order_quantity=order_quantity,
+        service_level=service_level,
+        method=method,
+        reason=reason,
+        **ctx.write_options(),
+    )
+
+
+TOOLS = [get_inventory, low_stock_report, adjust_quantity, transfer_stock, set_inventory_policy]

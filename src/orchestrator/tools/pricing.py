@@ -1,4 +1,8 @@
-"""Pricing tools: which discounts the current customer is eligible for, and why.
+"""Pricing tools: which discounts the current customer is eligible for, and setting a price.
+
+`set_price` is the one price write: the store refuses a price below the margin floor
+(`orchestrator.store.rules.margins`), and a large change waits for a person's approval. Only
+the `pricing` profile may call it.
 
 The discount table lives below the services, in `orchestrator.store.rules.discounts` (its
 module docstring is the reference); the services evaluate it (`discount_eligibility`, and
@@ -7,7 +11,7 @@ module docstring is the reference); the services evaluate it (`discount_eligibil
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -21,9 +25,10 @@ from orchestrator.store.rules.discounts import (
     DiscountRule,
     evaluate_discounts,
 )
+from orchestrator.store.services.prices import PriceChangeView
 from orchestrator.store.services.views import OrderLineIn
 from orchestrator.tools._core import ToolContext, current_customer, tool
-from orchestrator.tools.types import OrderLineArg
+from orchestrator.tools.types import OrderLineArg, Reason, Sku
 
 __all__ = [
     "BULK_MIN_QTY",
@@ -36,6 +41,7 @@ __all__ = [
     "DiscountRule",
     "evaluate_discounts",
     "get_discount_eligibility",
+    "set_price",
 ]
 
 
@@ -56,4 +62,32 @@ def get_discount_eligibility(
     return eligibility
 
 
-TOOLS = [get_discount_eligibility]
+@tool(access="write", scope="pricing")
+def set_price(
+    ctx: ToolContext,
+    sku: Sku,
+    price_cents: Annotated[int, Field(gt=0, le=10_000_000_000)],
+    reason: Reason,
+    kind: Literal["markdown", "move", "manual"] = "manual",
+    clearance: bool = False,
+) -> PriceChangeView:
+    """Set a product's list price; never below its margin floor, large changes need approval.
+
+    Args:
+        sku: the product's SKU.
+        price_cents: the new list price in integer cents, e.g. 249 for 2.49.
+        reason: why, e.g. "2 days to use-by: SOP markdown 25%".
+        kind: "markdown" (near expiry or overstock), "move" (elasticity) or "manual".
+        clearance: a near-expiry markdown of a perishable line, which may go down to unit cost.
+    """
+    return ctx.service.set_price(
+        sku,
+        price_cents,
+        reason=reason,
+        kind=kind,
+        clearance=clearance,
+        **ctx.approval_options(),
+    )
+
+
+TOOLS = [get_discount_eligibility, set_price]

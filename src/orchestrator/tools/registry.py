@@ -104,10 +104,11 @@ BUILTIN_PROFILES: dict[str, tuple[tuple[str, ...], bool, str]] = {
             *_INVENTORY_READS,
             "adjust_quantity",
             "transfer_stock",
+            "set_inventory_policy",
             "list_suppliers",
         ),
         False,
-        "Keeps stock right: counts, adjustments and transfers between locations.",
+        "Keeps stock right: counts, adjustments, transfers and reorder policies.",
     ),
     "procurement": (
         (
@@ -132,6 +133,11 @@ BUILTIN_PROFILES: dict[str, tuple[tuple[str, ...], bool, str]] = {
         ),
         False,
         "Finds and fixes discrepancies: stuck integrations, stale reservations, wrong counts.",
+    ),
+    "pricing": (
+        ("get_product_info", "get_inventory", "set_price"),
+        False,
+        "Sets list prices (markdowns and price moves) within the margin floor; nothing else.",
     ),
 }
 """Built-in profiles: name -> (allowed tools, customer-facing, description). `analyst` is
@@ -221,7 +227,7 @@ class ToolCatalog:
 
 
 def default_catalog(extra_tools: Iterable[ToolSpec] = ()) -> ToolCatalog:
-    """A fresh catalogue with every built-in tool and the six built-in profiles.
+    """A fresh catalogue with every built-in tool and the built-in profiles.
 
     Args:
         extra_tools: your own tools, registered before the profiles are built (so `analyst`

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from orchestrator.store.services._core import MAX_AMOUNT_CENTS, MAX_QTY, Actor, CallOrigin
 from orchestrator.store.services._service import StoreService
+from orchestrator.store.services.prices import PriceChangeView
 from orchestrator.store.services.views import (
     ApprovalView,
     AuditEntryView,
     CustomerView,
     IntegrationTxnView,
+    InventoryPolicyView,
     LedgerEntryView,
     OrderLineIn,
     OrderLineView,
@@ -52,6 +54,7 @@ __all__ = [
     "CallOrigin",
     "CustomerView",
     "IntegrationTxnView",
+    "InventoryPolicyView",
     "LedgerEntryView",
     "OrderLineIn",
     "OrderLineView",
@@ -59,6 +62,7 @@ __all__ = [
     "POLineIn",
     "POLineView",
     "PaymentView",
+    "PriceChangeView",
     "ProductView",
     "PurchaseOrderView",
     "ReservationView",

@@ -6,6 +6,8 @@ from orchestrator.store.services.approvals import ApprovalsMixin
 from orchestrator.store.services.integrations import IntegrationsMixin
 from orchestrator.store.services.orders import OrdersMixin
 from orchestrator.store.services.payments import PaymentsMixin
+from orchestrator.store.services.policy import PolicyMixin
+from orchestrator.store.services.prices import PricesMixin
 from orchestrator.store.services.procurement import ProcurementMixin
 from orchestrator.store.services.reads import ReadsMixin
 from orchestrator.store.services.returns import ReturnsMixin
@@ -20,8 +22,10 @@ class StoreService(
     ReturnsMixin,
     TicketsMixin,
     ProcurementMixin,
+    PolicyMixin,
     IntegrationsMixin,
     ApprovalsMixin,
+    PricesMixin,
     ReadsMixin,
 ):
     """The one way to read and change the operations store.

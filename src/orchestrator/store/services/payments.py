@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from orchestrator.errors import InvalidInput
+from orchestrator.errors import InvalidInput, InvalidTransition
 from orchestrator.store.models import OrderStatus, PaymentKind, ReturnStatus
 from orchestrator.store.services._core import (
     ORDERS,
@@ -134,6 +134,76 @@ class PaymentsMixin(_Core):
             view=PaymentView,
             actor=actor,
             idempotency_key=idempotency_key,
+        )
+
+    def void_authorization(
+        self,
+        order_id: int,
+        provider_ref: str,
+        *,
+        reason: str,
+        actor: Actor,
+        idempotency_key: str | None = None,
+    ) -> PaymentView:
+        """Record that an authorisation was voided (money never taken): status `voided`.
+
+        The compensation of a cancelled order whose payment was authorised but not captured.
+        Only a `succeeded` authorisation of this order with this provider reference moves.
+
+        Raises:
+            InvalidInput: an empty reason or reference.
+            InvalidTransition: no succeeded authorisation of the order has that reference.
+            NotFound: no such order.
+        """
+        args = {"order_id": order_id, "provider_ref": provider_ref, "reason": reason}
+
+        def run(tx: Tx) -> PaymentView:
+            check_text("provider_ref", provider_ref, max_len=64, required=True)
+            check_text("reason", reason, required=True)
+            _order, sums = self._money(tx, order_id)
+            row = (
+                tx.conn.execute(
+                    select(PAYMENT).where(
+                        PAYMENT.c.order_id == order_id,
+                        PAYMENT.c.kind == PaymentKind.AUTHORIZATION.value,
+                        PAYMENT.c.provider_ref == provider_ref,
+                        PAYMENT.c.status == "succeeded",
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise InvalidTransition(
+                    "payment", provider_ref, "not a live authorization", "voided"
+                )
+            tx.conn.execute(
+                update(PAYMENT)
+                .where(PAYMENT.c.id == row["id"], PAYMENT.c.status == "succeeded")
+                .values(status="voided")
+            )
+            tx.before = {"payment_id": row["id"], "status": "succeeded"}
+            tx.after = {"payment_id": row["id"], "status": "voided"}
+            return PaymentView(
+                id=row["id"],
+                order_id=order_id,
+                kind=row["kind"],
+                amount_cents=row["amount_cents"],
+                status="voided",
+                provider_ref=provider_ref,
+                created_at=row["created_at"],
+                captured_cents=sums.get("capture", 0),
+                refunded_cents=sums.get("refund", 0),
+            )
+
+        return self._write(
+            "void_authorization",
+            args,
+            run,
+            view=PaymentView,
+            actor=actor,
+            idempotency_key=idempotency_key,
+            reason=reason if isinstance(reason, str) else "",
         )
 
     def refund(

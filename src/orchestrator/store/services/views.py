@@ -16,6 +16,7 @@ __all__ = [
     "AuditEntryView",
     "CustomerView",
     "IntegrationTxnView",
+    "InventoryPolicyView",
     "LedgerEntryView",
     "OrderLineIn",
     "OrderLineView",
@@ -97,6 +98,30 @@ class StockView(_View):
     """on_hand - reserved."""
     reorder_point: int | None = None
     updated_at: datetime | None = None
+
+
+class InventoryPolicyView(_View):
+    """The replenishment policy of one SKU at one location (current, or one history entry)."""
+
+    sku: str
+    location: str
+    reorder_point: int
+    """Order when the inventory position falls to this many units."""
+    safety_stock: int | None = None
+    """Units of the reorder point held against demand above the forecast (None: unknown)."""
+    order_quantity: int | None = None
+    """Units per replenishment order (None: unknown)."""
+    service_level: float | None = None
+    """The cycle service level it was computed for (0-1), if computed."""
+    method: str
+    """`forecast:<method>` (tuning), `manual`, or `imported` (carried over)."""
+    set_at: datetime
+    set_by: str
+    reason: str = ""
+    version: int
+    """1 for the pair's first policy, +1 per change."""
+    previous_reorder_point: int | None = None
+    """The reorder point this policy replaced, if any."""
 
 
 class ReservationView(_View):
