@@ -773,7 +773,7 @@ def agent(
     fallback = isinstance(last, ToolMessage) and str(last.tool_call_id).startswith("search-")
     if isinstance(last, ToolMessage) and (not native or fallback):
         if not fallback and _found_nothing(last):
-            # The model's own query found nothing (SmolLM2 searches for "product"): code's turn.
+            # The model's own query found nothing (a small model's query can be anything).
             return _search_fallback(state, "the model's search found nothing")
         return _agent_answer(state, model_text=None)
     convo = [SystemMessage(content=AGENT_PROMPT), *messages]
