@@ -213,7 +213,7 @@ def test_a_model_without_tool_calls_chooses_one_checked_by_code(
         models={"support.understand": RULES, "support.agent": invented}
     )
     result = _say(orch, p.main, "Do you sell microscopes?")
-    assert result.values["tool_calls"][0]["arguments"] == {"query": "microscopes", "limit": 3}
+    assert result.values["tool_calls"][0]["arguments"] == {"query": "microscope", "limit": 3}
 
 
 def test_the_tool_loop_is_capped_then_escalated(support_shop: SupportShop) -> None:
@@ -364,3 +364,21 @@ def test_demo_steps_hold_on_a_seeded_store(support_shop: SupportShop) -> None:
     steps = demo_steps(orch)
     assert len(steps) == 7
     assert all(ok for _, ok, _ in steps), steps
+
+
+def test_a_search_of_the_model_that_finds_nothing_is_redone_by_code(
+    support_shop: SupportShop,
+) -> None:
+    p = support_shop.picks
+    no_tools = Capabilities(native_tools=False, json_schema=True, json_mode=True)
+    agent = ScriptedModel(
+        responses=[json.dumps({"tool": "search_products", "args": {"query": "product"}})],
+        capabilities=no_tools,
+    )
+    orch = support_shop.orchestrator(models={"support.understand": RULES, "support.agent": agent})
+    result = _say(orch, p.main, "Do you sell microscopes?")
+    assert [c["arguments"]["query"] for c in result.values["tool_calls"]] == [
+        "product",
+        "microscope",
+    ]
+    assert "MICRO-SCOPE-001" in result.values["reply"]

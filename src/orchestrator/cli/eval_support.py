@@ -12,7 +12,8 @@ replies. Prints each failure's reason and the pass rate; exit 1 when some scenar
 wrong store (an unauthorized or missing write), 0 otherwise.
 
 With `--json`, one JSON object per scenario (`{"kind": "scenario", "id", "passed",
-"store_ok", "reasons", "tags", "specialists", "replies", "model_votes", "seconds"}`), then one
+"store_ok", "reasons", "tags", "specialists", "replies", "model_votes", "tool_calls",
+"seconds"}`), then one
 `{"kind": "summary", "model", "total", "passed", "store_correct", "pass_rate"}`.
 """
 

@@ -130,6 +130,8 @@ class ScenarioResult(BaseModel):
     replies: list[str] = Field(default_factory=list)
     model_votes: list[str] = Field(default_factory=list)
     """Per turn: `model` when the model's vote was used, else the verdict."""
+    tool_calls: list[list[dict[str, Any]]] = Field(default_factory=list)
+    """Per turn: the tool calls (name, arguments, outcome)."""
     seconds: float = 0.0
 
 
@@ -491,6 +493,7 @@ def _run_one(
     replies: list[str] = []
     specialists: list[str] = []
     votes: list[str] = []
+    calls: list[list[dict[str, Any]]] = []
     asked = False
     with orchestrator(
         config,
@@ -520,6 +523,7 @@ def _run_one(
                 break
             replies.append(str(run.values.get("reply", "")))
             specialists.append(str(run.values.get("specialist", "")))
+            calls.append(list(run.values.get("tool_calls", [])))
             votes.append(
                 "model"
                 if run.values.get("source") == "model"
@@ -551,6 +555,7 @@ def _run_one(
         specialists=specialists,
         replies=replies,
         model_votes=votes,
+        tool_calls=calls,
         seconds=round(time.perf_counter() - started, 3),
     )
 

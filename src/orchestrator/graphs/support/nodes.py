@@ -772,6 +772,9 @@ def agent(
     native = capabilities_of(model).native_tools
     fallback = isinstance(last, ToolMessage) and str(last.tool_call_id).startswith("search-")
     if isinstance(last, ToolMessage) and (not native or fallback):
+        if not fallback and _found_nothing(last):
+            # The model's own query found nothing (a small model's query can be anything).
+            return _search_fallback(state, "the model's search found nothing")
         return _agent_answer(state, model_text=None)
     convo = [SystemMessage(content=AGENT_PROMPT), *messages]
     if native:
@@ -795,6 +798,14 @@ def agent(
     if sku is not None and sku not in reading.skus:
         return _search_fallback(state, f"the model's SKU {sku!r} is not in the message")
     return {"messages": [choice.as_message()], "next": "tools"}
+
+
+def _found_nothing(result: ToolMessage) -> bool:
+    try:
+        data = json.loads(str(result.content))
+    except ValueError:
+        return True
+    return isinstance(data, dict) and data.get("products") == []
 
 
 def agent_route(
@@ -891,8 +902,10 @@ def _keywords(message: str) -> str:
         for w in re.findall(r"[A-Za-z0-9-]{3,}", message)
         if w.lower() not in _STOP and w.lower() not in generic
     ]
-    # The catalogue matches one phrase: the longest word is the likeliest product word.
-    return max(words, key=len) if words else ""
+    # The catalogue matches one phrase: the longest word is the likeliest product word, and
+    # its singular matches more ("microscopes" -> "microscope").
+    word = max(words, key=len) if words else ""
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
 
 
 def _search_fallback(state: SupportState, why: str) -> dict[str, Any]:
