@@ -89,7 +89,9 @@ class ScriptedModel(BaseChatModel):
 
     Attributes:
         responses: the script, consumed in order.
-        when_exhausted: `error` raises `ScriptExhausted`; `echo` replies with the last message.
+        when_exhausted: `error` raises `ScriptExhausted`; `echo` replies with the last message;
+            `repeat` replays the last scripted reply forever (a model that always says the
+            same thing, e.g. a hijacked one).
         capabilities: what it declares to `structured_output` / `choose_tool`
             (default: native tools and JSON-schema output).
         model_name: a name for logs.
@@ -98,7 +100,7 @@ class ScriptedModel(BaseChatModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     responses: list[Any] = Field(default_factory=list)
-    when_exhausted: Literal["error", "echo"] = "error"
+    when_exhausted: Literal["error", "echo", "repeat"] = "error"
     capabilities: Capabilities = Field(
         default_factory=lambda: Capabilities(native_tools=True, json_schema=True, json_mode=True)
     )
@@ -132,13 +134,16 @@ class ScriptedModel(BaseChatModel):
         with self._lock:
             self._calls.append(ScriptedCall(list(messages), dict(kwargs)))
             if self._cursor >= len(self.responses):
-                if self.when_exhausted == "echo":
+                if self.when_exhausted == "repeat" and self.responses:
+                    self._cursor = len(self.responses) - 1
+                elif self.when_exhausted == "echo":
                     last = messages[-1].content if messages else ""
                     return AIMessage(content=last if isinstance(last, str) else str(last))
-                raise ScriptExhausted(
-                    f"ScriptedModel {self.model_name!r} got call {len(self._calls)} but has only "
-                    f"{len(self.responses)} scripted replies; add replies to its script"
-                )
+                else:
+                    raise ScriptExhausted(
+                        f"ScriptedModel {self.model_name!r} got call {len(self._calls)} but has "
+                        f"only {len(self.responses)} scripted replies; add replies to its script"
+                    )
             reply = self.responses[self._cursor]
             self._cursor += 1
         if isinstance(reply, BaseException):

@@ -44,7 +44,7 @@ def test_demo_without_model(tmp_path: Path) -> None:
 def test_demo_model_proposals_are_checked_by_code(tmp_path: Path) -> None:
     """A model that hijacks every request into cancelling order 1 is overruled every time."""
     hijack = json.dumps({"intent": "cancel_order", "order_id": 1, "sku": None})
-    model = ScriptedModel(responses=[AIMessage(content=hijack)] * 4)
+    model = ScriptedModel(responses=[AIMessage(content=hijack)], when_exhausted="repeat")
     result = run_demo(
         _settings(f"sqlite:///{tmp_path / 'demo.db'}"),
         skus=30,
@@ -62,7 +62,7 @@ def test_demo_model_proposals_are_checked_by_code(tmp_path: Path) -> None:
 
 
 def test_demo_model_failure_takes_the_deterministic_path(tmp_path: Path) -> None:
-    model = ScriptedModel(responses=["not json at all"] * 8)
+    model = ScriptedModel(responses=["not json at all"], when_exhausted="repeat")
     result = run_demo(
         _settings(f"sqlite:///{tmp_path / 'demo.db'}"),
         skus=30,
