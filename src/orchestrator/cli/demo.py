@@ -9,6 +9,13 @@
    cancel another customer's order (answered as not found, audited as denied), a stock
    question, and a cancellation of the customer's own order that waits for their yes.
 4. Check the books: every injected anomaly must be found, and nothing else.
+5. The business graphs, each through its `demo_steps` (`GRAPH_SECTIONS`): an order from
+   free text through approval, payment and shipment; the urgent "Arduino kits for tomorrow"
+   reorder, approved, sent and received; inventory tuning; pricing within the guard rails.
+   Then a second check: they left no discrepancy the seed did not inject.
+6. The inventory auditor repairs what the checks found (and broken integration writes it
+   injects itself), escalating what it may not fix; the weekly business review reports on
+   the seeded history's last week and remembers its summary.
 
 Exit status 0 when all of that holds, 1 otherwise.
 """
