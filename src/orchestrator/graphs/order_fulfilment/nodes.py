@@ -206,7 +206,7 @@ def _text_lines(
         else:
             events.append(f"intake: the model's reading was overruled ({why}); using the parser")
     else:
-        events.append("intake: read by the parser")
+        events.append("intake: read by the parser (no usable reply from a model)")
     lines = [{"sku": line.sku, "qty": line.qty} for line in chosen.lines if line.sku]
     return lines, chosen.ship_to, chosen.service, source, problems, events
 
@@ -926,7 +926,8 @@ def notify(state: OrderState, *, model: Any) -> dict[str, Any]:
     proposal = propose(model, messages, Notification, fallback=lambda: fallback)
     note, source, event = proposal.value, "model", "notification written by the model"
     if proposal.source == "fallback":
-        note, source, event = fallback, "template", "notification from the template (no model)"
+        why = (proposal.error or "no model").split(":", 1)[0]
+        note, source, event = fallback, "template", f"notification from the template ({why})"
     else:
         why = check_notification(note, state)
         if why is not None:
