@@ -217,7 +217,7 @@ def measure(url: str, n: int) -> dict[str, list[float]]:
                 line["sku"], "WH-MAIN", 10 * n + 50, actor=Actor("bench"), reason="benchmark"
             )
         gateway = InProcessGateway()
-        model = ScriptedModel(responses=[_message] * (n + 5))
+        model = ScriptedModel(responses=[_message] * (2 * n + 20))
         orch = shop.orchestrator(models=model, payments=gateway)
         actor = Actor("bench", agent="order")
         run_id = uuid.uuid4().hex[:8]

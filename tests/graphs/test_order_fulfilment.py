@@ -552,3 +552,27 @@ def test_a_message_that_misses_the_order_or_invents_an_amount_is_replaced(
     assert values["notification_source"] == "template"
     assert any(why in e for e in values["events"]), values["events"]
     assert f"#{values['order_id']}" in values["notification"]
+
+
+def test_void_authorization_is_guarded_and_idempotent(shop: OrderShop) -> None:
+    from orchestrator.store.services import Actor
+
+    svc, clerk = shop.service, Actor("clerk")
+    order = svc.create_order(7, [{"sku": UNO, "qty": 1}], location="WH-MAIN", actor=clerk)
+    svc.place_order(order.id, actor=clerk)
+    svc.record_payment(order.id, "authorization", 500, provider_ref="auth_1", actor=clerk)
+    voided = svc.void_authorization(
+        order.id, "auth_1", reason="cancelled", actor=clerk, idempotency_key="void-1"
+    )
+    assert (voided.kind, voided.status, voided.amount_cents) == ("authorization", "voided", 500)
+    again = svc.void_authorization(
+        order.id, "auth_1", reason="cancelled", actor=clerk, idempotency_key="void-1"
+    )
+    assert again.replayed
+    with pytest.raises(InvalidTransition):
+        svc.void_authorization(order.id, "auth_1", reason="cancelled", actor=clerk)
+    with pytest.raises(InvalidTransition):
+        svc.void_authorization(order.id, "auth_404", reason="cancelled", actor=clerk)
+    [row] = shop.rows(Payment, Payment.order_id == order.id)
+    assert row["status"] == "voided"
+    assert shop.count(AuditLog, AuditLog.operation == "void_authorization") == 4

@@ -103,6 +103,8 @@ class OrderScenarioResult(BaseModel):
     order_id: int | None = None
     intake_source: str | None = None
     notification_source: str | None = None
+    model_notes: list[str] = Field(default_factory=list)
+    """What the run's events say about the models' output (used, overruled, failed)."""
     seconds: float = 0.0
 
 
@@ -437,6 +439,11 @@ def run_order_scenario(
         notification_source=result.values.get("notification_source")
         if result is not None
         else None,
+        model_notes=[
+            str(e)
+            for e in (result.values.get("events", []) if result is not None else [])
+            if str(e).startswith(("intake:", "notification"))
+        ],
         seconds=round(time.perf_counter() - started, 2),
     )
 

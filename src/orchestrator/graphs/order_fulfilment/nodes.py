@@ -206,7 +206,7 @@ def _text_lines(
         else:
             events.append(f"intake: the model's reading was overruled ({why}); using the parser")
     else:
-        events.append("intake: read by the parser")
+        events.append("intake: read by the parser (no usable reply from a model)")
     lines = [{"sku": line.sku, "qty": line.qty} for line in chosen.lines if line.sku]
     return lines, chosen.ship_to, chosen.service, source, problems, events
 
@@ -850,6 +850,7 @@ def _facts(state: OrderState) -> dict[str, Any]:
             f"{s['missing']} x {s['sku']}" for s in (state.get("plan") or {}).get("short", [])
         ],
         "total": _money(int(state.get("total_cents", 0))),
+        "ship_to": (state.get("draft") or {}).get("shipping_address", ""),
         "carrier": shipment.get("carrier"),
         "tracking": shipment.get("tracking"),
         "days": shipment.get("days"),
@@ -863,7 +864,8 @@ def template_notification(state: OrderState) -> Notification:
     status = f["status"]
     body = [f"Hello, this is about your order {ref}."]
     if status == "completed":
-        body.append(f"It has shipped: {'; '.join(f['lines'])}. Total {f['total']}.")
+        to = f" to {f['ship_to']}" if f["ship_to"] else ""
+        body.append(f"It has shipped{to}: {'; '.join(f['lines'])}. Total {f['total']}.")
         body.append(f"Carrier {f['carrier']}, tracking {f['tracking']}.")
         if f["days"]:
             body.append(f"It should arrive in {f['days'][0]}-{f['days'][1]} days.")
@@ -926,12 +928,13 @@ def notify(state: OrderState, *, model: Any) -> dict[str, Any]:
     proposal = propose(model, messages, Notification, fallback=lambda: fallback)
     note, source, event = proposal.value, "model", "notification written by the model"
     if proposal.source == "fallback":
-        note, source, event = fallback, "template", "notification from the template (no model)"
+        failed = (proposal.error or "no model").split(":", 1)[0]
+        note, source, event = fallback, "template", f"notification from the template ({failed})"
     else:
-        why = check_notification(note, state)
-        if why is not None:
+        refused = check_notification(note, state)
+        if refused is not None:
             note, source = fallback, "template"
-            event = f"notification from the template: the model's message was refused ({why})"
+            event = f"notification from the template: the model's message was refused ({refused})"
     return {
         "notification": f"{note.subject}\n\n{note.body}",
         "notification_source": source,
