@@ -108,6 +108,22 @@ def test_full_loop_with_the_scripted_model(shop: TestShop) -> None:
     assert again.status == "completed" and again.values["cases"] == []
 
 
+def test_a_model_naming_the_findings_own_transaction_reprocesses_it_once(
+    shop: TestShop,
+) -> None:
+    # The finding's transaction is also among the unposted ones of its evidence: naming it as
+    # the target must give one reprocess step, not two (the second would be refused as
+    # "posted -> posted" and the fixed finding escalated).
+    [stuck] = [v for v in check_invariants(shop.engine).violations if v.rule == "stuck_transaction"]
+    model = _proposing("reprocess_transaction", "integration_stalled", target=int(stuck.key))
+    result = shop.orchestrator(models=model).run(
+        "auditor", {"full": True, "rules": ["stuck_transaction"]}, context=AUDITOR
+    )
+    [case] = _by_rule(_cases(result))["stuck_transaction"]
+    assert case.plan_source == "model" and case.status == "fixed", case
+    assert [(a["tool"], a["outcome"]) for a in case.actions] == [("reprocess_transaction", "ok")]
+
+
 def test_a_fix_outside_the_rules_allowed_set_is_rejected(shop: TestShop) -> None:
     # adjust_quantity is in the auditor profile but not a fix for an orphan reservation.
     orch = shop.orchestrator(models=_proposing("adjust_quantity"))

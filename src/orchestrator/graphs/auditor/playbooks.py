@@ -406,7 +406,9 @@ def plan_for_fix(
         return _escalate(cause, diagnosis)
     steps: list[FixStep] = []
     if fix == "reprocess_transaction":
-        candidates = [t for t in [ev.txn, *ev.unposted] if t is not None and t.status != "posted"]
+        # The finding's own transaction is usually among the unposted ones too: one each.
+        unique = {t.id: t for t in [ev.txn, *ev.unposted] if t is not None}
+        candidates = [t for t in unique.values() if t.status != "posted"]
         if ev.txn is not None and ev.postings:
             candidates = [t for t in candidates if t.id != ev.txn.id]
         if target_id is not None:
