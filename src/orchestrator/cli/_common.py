@@ -105,7 +105,7 @@ def open_orchestrator(db: str | None) -> Iterator[Any]:
 
     Raises:
         SchemaMissing: the store has no tables (the CLI prints the fix: `orchestrator seed` or
-            `orchestrator store init`); nothing here creates a store.
+            `orchestrator db upgrade`); nothing here creates a store.
     """
     from orchestrator.runtime import Orchestrator
 

@@ -57,7 +57,7 @@ BUILTIN_GRAPHS: dict[str, tuple[str, str]] = {
     ),
     "support": (
         "orchestrator.graphs.support:build_support_graph",
-        "Answer a customer's message: read their orders and stock, cancel on request.",
+        "Answer a customer: route to orders, products, knowledge or a person; writes on a yes.",
     ),
     "order_fulfilment": (
         "orchestrator.graphs.order_fulfilment:build_order_fulfilment_graph",
